@@ -1,0 +1,1 @@
+"""Twisted edges: listeners, sockets and timers bound to the sans-I/O cores."""

@@ -1,0 +1,1 @@
+"""Telephony domain: channels, technologies, peers, bridges and the B2BUA."""

@@ -1,0 +1,1 @@
+"""Asterisk-style configuration files: lexer, templates, typed option schemas."""

@@ -1,0 +1,1 @@
+"""L0 vocabulary shared by every layer: errors, addresses, time and token sources."""

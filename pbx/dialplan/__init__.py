@@ -1,0 +1,1 @@
+"""The extensions.conf dialplan: parser, pattern matching, expressions, engine and applications."""

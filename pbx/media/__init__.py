@@ -1,0 +1,1 @@
+"""Media protocol cores: RTP/RTCP, STUN/ICE-lite, DTLS-SRTP, SRTP, codecs."""

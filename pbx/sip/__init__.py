@@ -1,0 +1,1 @@
+"""SIP (RFC 3261) protocol core: messages, transport rules, transactions, dialogs, registrar."""
