@@ -1,0 +1,173 @@
+"""Digest authentication as chan_sip does it (RFC 3261 §22, RFC 2617, RFC 7616, RFC 8760).
+
+chan_sip always challenges with ``401`` (never ``407``: it is not a proxy) and a header of the form
+``WWW-Authenticate: Digest algorithm=MD5, realm="asterisk", nonce="..."``, without ``qop``. Clients
+answer with MD5; an answer using ``algorithm=SHA-256`` (RFC 8760) is accepted too, and so are
+``qop=auth`` answers (RFC 2617 §3.2.2) when a client adds them on its own.
+
+Nonces are stateless: ``<issue time hex>.<HMAC tag>``, so checking freshness needs only ``now`` and
+the server's key, and thousands of registering users cost no memory. A nonce is *stale* once it
+is older than ``nonce_lifetime``. A correct answer over a nonce that is stale or not ours (one
+issued before a restart) earns a new challenge with ``stale=true`` (RFC 2617 §3.2.1), a wrong one
+a plain new challenge — as chan_sip answers any nonce it does not expect.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+
+from pbx.sip.headers import Auth
+
+#: RFC 8760 algorithm tokens -> hashlib constructors names.
+ALGORITHMS = {"MD5": "md5", "SHA-256": "sha256"}
+
+# The issue-time part of our nonces: what :meth:`DigestAuthenticator.nonce` writes, no more.
+_STAMP_RE = re.compile(r"[0-9a-f]{1,12}")
+
+
+class AuthResult(enum.Enum):
+    """Outcome of checking one ``Authorization`` header."""
+
+    OK = "ok"
+    MISSING = "missing"  # no credentials for our realm: challenge
+    STALE = "stale"  # right password, old or foreign nonce: challenge with stale=true
+    BAD_NONCE = "bad-nonce"  # nonce not ours or expired, wrong hash: fresh challenge
+    FAILED = "failed"  # current nonce, wrong password (or unknown user): 403
+    MALFORMED = "malformed"  # unusable header: 400
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What we know about one user's secret: plain text, or chan_sip's ``md5secret``.
+
+    ``md5secret`` is ``MD5(user:realm:secret)`` as hex; it cannot answer SHA-256 challenges.
+    """
+
+    secret: str = ""
+    md5secret: str = ""
+
+    def ha1(self, algorithm: str, username: str, realm: str) -> str | None:
+        """``H(username:realm:secret)`` as hex, or ``None`` when these credentials cannot
+        answer ``algorithm`` (nothing configured, or ``md5secret`` against SHA-256)."""
+        if self.secret:
+            return _hash(algorithm, f"{username}:{realm}:{self.secret}")
+        if self.md5secret and algorithm == "MD5":
+            return self.md5secret.lower()
+        return None
+
+
+def _hash(algorithm: str, text: str) -> str:
+    # Header text is decoded with surrogateescape: hash the very bytes the client sent.
+    data = text.encode("utf-8", "surrogateescape")
+    return hashlib.new(ALGORITHMS[algorithm], data).hexdigest()
+
+
+def _same(want: str, got: str) -> bool:
+    """Constant-time comparison that also takes non-ASCII input (a str ``compare_digest`` raises
+    ``TypeError`` on it)."""
+    return hmac.compare_digest(want.encode("ascii"), got.encode("utf-8", "surrogateescape"))
+
+
+def compute_response(
+    algorithm: str,
+    ha1: str,
+    nonce: str,
+    method: str,
+    uri: str,
+    qop: str | None = None,
+    nc: str | None = None,
+    cnonce: str | None = None,
+) -> str:
+    """The ``response=`` value (RFC 2617 §3.2.2.1, RFC 7616 §3.4.1), from HA1."""
+    ha2 = _hash(algorithm, f"{method}:{uri}")
+    if qop:
+        return _hash(algorithm, f"{ha1}:{nonce}:{nc}:{cnonce}:{qop}:{ha2}")
+    return _hash(algorithm, f"{ha1}:{nonce}:{ha2}")
+
+
+class DigestAuthenticator:
+    """Issues challenges and verifies answers for one realm.
+
+    :param realm: the realm (``realm=`` in sip.conf, default ``asterisk``).
+    :param key: server secret for nonce tags (random per process start is fine: a restart only
+        costs clients one extra 401).
+    :param nonce_lifetime: seconds a nonce stays fresh.
+    """
+
+    def __init__(self, realm: str, key: bytes, nonce_lifetime: float = 30.0) -> None:
+        self.realm = realm
+        self._key = key
+        self.nonce_lifetime = nonce_lifetime
+
+    def nonce(self, now: float) -> str:
+        """A fresh nonce: the issue time in ms (hex) and its HMAC tag."""
+        stamp = format(int(now * 1000) & 0xFFFFFFFFFFFF, "x")
+        return f"{stamp}.{self._tag(stamp)}"
+
+    def _tag(self, stamp: str) -> str:
+        return hmac.new(self._key, stamp.encode("ascii"), hashlib.sha256).hexdigest()[:16]
+
+    def challenge(self, now: float, stale: bool = False) -> str:
+        """The value of a ``WWW-Authenticate`` header, in chan_sip's parameter order."""
+        value = f'Digest algorithm=MD5, realm="{self.realm}", nonce="{self.nonce(now)}"'
+        return value + ", stale=true" if stale else value
+
+    def nonce_state(self, nonce: str, now: float) -> AuthResult:
+        """``OK`` for our fresh nonce, ``STALE`` for our expired one, ``BAD_NONCE`` otherwise."""
+        stamp, dot, tag = nonce.partition(".")
+        if not dot or not _STAMP_RE.fullmatch(stamp) or not _same(self._tag(stamp), tag):
+            return AuthResult.BAD_NONCE
+        issued = int(stamp, 16) / 1000.0
+        if not -1.0 <= now - issued <= self.nonce_lifetime:
+            return AuthResult.STALE
+        return AuthResult.OK
+
+    def verify(
+        self,
+        auth: Auth | None,
+        method: str,
+        username: str,
+        credentials: Credentials | None,
+        now: float,
+    ) -> AuthResult:
+        """Check ``auth`` (the parsed ``Authorization`` header) for ``username``.
+
+        ``credentials`` is None for an unknown user: the hash is still computed against a random
+        secret so that unknown and known users take the same time and get the same answers
+        (``alwaysauthreject``).
+        """
+        if auth is None or auth.scheme.lower() != "digest":
+            return AuthResult.MISSING
+        p = auth.params
+        if p.get("realm") != self.realm:
+            return AuthResult.MISSING
+        nonce, uri, response = p.get("nonce"), p.get("uri"), p.get("response")
+        if not nonce or uri is None or not response:
+            return AuthResult.MALFORMED
+        algorithm = p.get("algorithm", "MD5").upper()
+        if algorithm not in ALGORITHMS:
+            return AuthResult.MALFORMED
+        # chan_sip: the digest username must be the device name, else it is an unknown user.
+        if p.get("username") != username:
+            credentials = None
+        ha1 = None if credentials is None else credentials.ha1(algorithm, username, self.realm)
+        if ha1 is None:
+            ha1 = _hash(algorithm, f"{username}:{self.realm}:{self._key.hex()}")
+            known = False
+        else:
+            known = True
+        qop, nc, cnonce = p.get("qop"), p.get("nc"), p.get("cnonce")
+        if qop and (qop.lower() != "auth" or not nc or cnonce is None):
+            return AuthResult.MALFORMED
+        want = compute_response(algorithm, ha1, nonce, method, uri, qop, nc, cnonce)
+        matches = _same(want, response.lower()) and known
+        if self.nonce_state(nonce, now) is AuthResult.OK:
+            return AuthResult.OK if matches else AuthResult.FAILED
+        # A right answer over a nonce that is expired or not ours (issued before a restart, or
+        # by another server) proves the password: stale=true lets the client retry without
+        # asking its user (RFC 2617 §3.2.1; chan_sip does the same for any wrong nonce).
+        return AuthResult.STALE if matches else AuthResult.BAD_NONCE
