@@ -1,7 +1,8 @@
 """pbx.conf -> :class:`PbxSettings`: pbx's asterisk.conf (directories and process options).
 
 ``[directories]``: ``rundir`` (control socket, pid file), ``dbdir`` (astdb, registrations) and
-``logdir`` (log files, CDRs); Asterisk's names ``astrundir``, ``astdbdir`` and ``astlogdir`` are
+``logdir`` (log files, CDRs) and ``sounds`` (prompts);
+Asterisk's names ``astrundir``, ``astdbdir`` and ``astlogdir`` are
 accepted too. Relative paths resolve against the configuration directory. Without pbx.conf, or
 for a directory it does not set, the defaults are ``/var/run/pbx``, ``/var/lib/pbx`` and
 ``/var/log/pbx``.
@@ -33,6 +34,7 @@ from pbx.config.schema import (
 DEFAULT_RUNDIR = "/var/run/pbx"
 DEFAULT_DBDIR = "/var/lib/pbx"
 DEFAULT_LOGDIR = "/var/log/pbx"
+DEFAULT_SOUNDS = "/var/lib/pbx/sounds"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class PbxSettings:
     rundir: str = DEFAULT_RUNDIR
     dbdir: str = DEFAULT_DBDIR
     logdir: str = DEFAULT_LOGDIR
+    sounds: str = DEFAULT_SOUNDS
     verbose: int = 0
     debug: int = 0
     maxcalls: int = 0
@@ -55,6 +58,13 @@ DBDIR = Option(
     "dbdir", p.PATH, DEFAULT_DBDIR, "astdb (registrations survive restarts).", aliases=("astdbdir",)
 )
 LOGDIR = Option("logdir", p.PATH, DEFAULT_LOGDIR, "Log files and CDRs.", aliases=("astlogdir",))
+SOUNDS = Option(
+    "sounds",
+    p.PATH,
+    DEFAULT_SOUNDS,
+    "Prompts for Playback/Background/Read (name.wav, .ulaw, .alaw, .sln); pbx's bundled prompts "
+    "are searched after it.",
+)
 
 DIRECTORY_OPTIONS = OptionTable(
     "pbx.conf: [directories]",
@@ -62,6 +72,7 @@ DIRECTORY_OPTIONS = OptionTable(
         RUNDIR,
         DBDIR,
         LOGDIR,
+        SOUNDS,
         *(
             unsupported(name, "Asterisk directory pbx does not use.")
             for name in (
@@ -116,6 +127,7 @@ def parse_pbx_conf(cfg: ConfigFile, config_dir: str, diag: Diagnostics) -> PbxSe
         rundir=directories.get(RUNDIR),
         dbdir=directories.get(DBDIR),
         logdir=directories.get(LOGDIR),
+        sounds=directories.get(SOUNDS),
         verbose=options.get(VERBOSE),
         debug=options.get(DEBUG),
         maxcalls=options.get(MAXCALLS),

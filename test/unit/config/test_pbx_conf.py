@@ -21,18 +21,23 @@ class PbxConfTests(SynchronousTestCase):
         loaded = load_pbx_conf("/nonexistent-dir")
         self.assertEqual(
             loaded.value,
-            PbxSettings("/var/run/pbx", "/var/lib/pbx", "/var/log/pbx", 0, 0, 0, ""),
+            PbxSettings(
+                "/var/run/pbx", "/var/lib/pbx", "/var/log/pbx", "/var/lib/pbx/sounds", 0, 0, 0, ""
+            ),
         )
         self.assertEqual(load("")[0], loaded.value)
 
     def test_relative_directories_resolve_against_the_config_dir(self) -> None:
         s, errors, warnings = load(
-            "[directories]\nrundir => run\nastdbdir => /srv/pbx/db\n"
+            "[directories]\nrundir => run\nastdbdir => /srv/pbx/db\nsounds => snd\n"
             "[options]\nverbose=3\ndebug=1\nmaxcalls=20\nsystemname=lab1\n"
         )
         self.assertEqual((errors, warnings), ([], []))
         self.assertEqual(
-            s, PbxSettings("/etc/pbx/run", "/srv/pbx/db", "/var/log/pbx", 3, 1, 20, "lab1")
+            s,
+            PbxSettings(
+                "/etc/pbx/run", "/srv/pbx/db", "/var/log/pbx", "/etc/pbx/snd", 3, 1, 20, "lab1"
+            ),
         )
 
     def test_errors_and_warnings(self) -> None:

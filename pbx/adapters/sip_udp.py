@@ -1,0 +1,51 @@
+"""SIP over UDP: one ``DatagramProtocol`` per ``udpbindaddr`` (RFC 3261 §18)."""
+
+from __future__ import annotations
+
+import logging
+
+from twisted.internet.interfaces import IReactorUDP
+from twisted.internet.protocol import DatagramProtocol
+
+from pbx.adapters.sip_transport import SipTransportHub
+from pbx.core.addr import Address, TransportKind
+from pbx.sip.flow import Flow
+
+log = logging.getLogger(__name__)
+
+#: RFC 5626 §3.5.1 / common practice: bare CRLF datagrams are NAT keepalives, not messages.
+_KEEPALIVES = (b"\r\n", b"\r\n\r\n", b"\n", b"\x00\x00\x00\x00")
+
+
+class SipUdpProtocol(DatagramProtocol):
+    def __init__(self, hub: SipTransportHub, local: Address) -> None:
+        self.hub = hub
+        self.local = local
+
+    def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:  # noqa: N802
+        if data in _KEEPALIVES or not data.strip():
+            return
+        flow = Flow(TransportKind.UDP, self.local, Address(addr[0], addr[1]))
+        try:
+            self.hub.receive(data, flow)
+        except Exception:
+            # Nothing may kill the listener (the hub already catches; this is the last line).
+            log.exception("unexpected error on UDP datagram from %s", flow)
+
+    def write(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.transport is None:
+            return
+        try:
+            self.transport.write(data, addr)
+        except OSError as e:
+            log.warning("UDP send to %s:%s failed: %s", addr[0], addr[1], e)
+
+
+def listen_udp(reactor: IReactorUDP, hub: SipTransportHub, bind: Address) -> SipUdpProtocol:
+    """Bind ``bind`` (``[::]`` is dual stack) and register it with the hub."""
+    protocol = SipUdpProtocol(hub, bind)
+    port = reactor.listenUDP(bind.port, protocol, interface=bind.host, maxPacketSize=65535)
+    actual = Address(bind.host, int(getattr(port.getHost(), "port", bind.port)))
+    protocol.local = actual
+    hub.add_udp(actual, protocol)
+    return protocol

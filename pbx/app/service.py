@@ -1,0 +1,424 @@
+"""The composition root: settings -> cores -> adapters, and the daemon's life cycle.
+
+:class:`Pbx` wires one process: the location service restored from SQLite, the registrar, the
+transaction layer and its SIP endpoint, the listeners of sip.conf, the control socket and the
+console commands. The reactor is passed in (only :mod:`pbx.app.cli` imports the global one).
+``start()`` binds every listener and then marks the daemon *fully booted*; any failure to bind
+is reported and stops start-up, as Asterisk refuses to run without its ports.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from twisted.internet import defer, ssl, task
+from twisted.internet.interfaces import IListeningPort
+
+from pbx import __version__
+from pbx.adapters.control import ConsoleLogHandler, ControlFactory
+from pbx.adapters.http import HttpFrontEnd
+from pbx.adapters.local_ca import ca_certificate_path, ensure_server_certificate
+from pbx.adapters.media_factory import UdpMediaFactory
+from pbx.adapters.sip_stream import SipStreamFactory
+from pbx.adapters.sip_transport import SipTransportHub
+from pbx.adapters.sip_udp import listen_udp
+from pbx.adapters.sqlite_store import Store
+from pbx.adapters.timer_driver import TimerDriver
+from pbx.app import logging as pbx_logging
+from pbx.app.calls import CallService
+from pbx.app.console import CommandRegistry
+from pbx.app.media_addresses import media_addresses, media_advertise, sound_dirs
+from pbx.app.remote import control_socket_path
+from pbx.call.bridge import bridge
+from pbx.call.peers import PeerRegistry
+from pbx.call.qualify import Qualifier
+from pbx.call.sip_endpoint import EndpointSettings, SipEndpoint
+from pbx.config.logger_conf import LoggerSettings
+from pbx.config.settings import Settings
+from pbx.config.sip_conf import SipConfig
+from pbx.core.addr import Address, TransportKind
+from pbx.core.tokens import SecretTokens
+from pbx.dialplan.model import Dialplan
+from pbx.media.sounds import SoundLibrary
+from pbx.sip.auth import DigestAuthenticator
+from pbx.sip.flow import Flow
+from pbx.sip.location import Location
+from pbx.sip.registrar import Registrar, RegistrarSettings
+from pbx.sip.transaction.layer import TransactionLayer
+
+log = logging.getLogger(__name__)
+
+STORE_FLUSH_INTERVAL = 1.0
+
+
+class StartupError(Exception):
+    """A listener could not be bound or a directory could not be created."""
+
+
+@dataclass
+class Stats:
+    started_at: float = 0.0
+    booted_at: float | None = None
+    last_reload: float = 0.0
+    listeners: list[str] = field(default_factory=list)
+
+
+class Pbx:
+    def __init__(
+        self,
+        settings: Settings,
+        reactor: Any,
+        dialplan: Dialplan,
+        foreground: bool = True,
+        verbose: int = 0,
+    ) -> None:
+        self.settings = settings
+        self.reactor = reactor
+        self.foreground = foreground
+        self.verbose = verbose
+        self.stats = Stats(started_at=reactor.seconds())
+        self.tokens = SecretTokens()
+        self.fully_booted: defer.Deferred[None] = defer.Deferred()
+        self._booted = False
+        self._ports: list[IListeningPort] = []
+        self._drivers: list[TimerDriver] = []
+        self.stopping = False
+        self.http: HttpFrontEnd | None = None
+        self._owned_files: list[str] = []
+
+        pbx_dirs = settings.pbx
+        for d in (pbx_dirs.rundir, pbx_dirs.dbdir, pbx_dirs.logdir):
+            os.makedirs(d, exist_ok=True)
+        self.store = Store(os.path.join(pbx_dirs.dbdir, "pbx.sqlite3"))
+        self.location = Location()
+        self.peers = PeerRegistry(settings.sip, self.location)
+        general = settings.sip.general
+        self.authenticator = DigestAuthenticator(general.realm, secrets.token_bytes(32))
+        self.registrar = Registrar(
+            self.location,
+            self.authenticator,
+            self.peers.get,
+            RegistrarSettings(
+                minexpiry=general.minexpiry,
+                maxexpiry=general.maxexpiry,
+                defaultexpiry=general.defaultexpiry,
+                alwaysauthreject=general.alwaysauthreject,
+                server=general.useragent,
+            ),
+            new_tag=lambda: self.tokens.hex(4),
+        )
+        self.qualifier = Qualifier(random.random)
+        self.endpoint = SipEndpoint(
+            self.peers,
+            self.registrar,
+            self.qualifier,
+            self.tokens,
+            self.store,
+            EndpointSettings(useragent=general.useragent, realm=general.realm),
+            now=reactor.seconds,
+        )
+        self.layer = TransactionLayer(self.endpoint)
+        self.endpoint.layer = self.layer
+        self.hub = SipTransportHub(
+            reactor, general.maxmessagesize, general.useragent, self._connection_lost
+        )
+        self.hub.layer = self.layer
+        self.endpoint.transports = self.hub
+        self.layer_driver = TimerDriver(reactor, self.layer, self.hub.flush)
+        self.hub.after_input = self._after_input
+        self.location_driver = TimerDriver(reactor, self.location, self._expired)
+        self.qualify_driver = TimerDriver(reactor, self.qualifier, self._ping)
+        self._drivers = [self.layer_driver, self.location_driver, self.qualify_driver]
+        self.commands = CommandRegistry()
+        self.control = ControlFactory(self.commands.dispatch, __version__)
+        self._flush_loop = task.LoopingCall(self.store.flush)
+        self._flush_loop.clock = reactor
+        self.media = UdpMediaFactory(
+            reactor,
+            reactor,
+            settings.rtp,
+            media_addresses(general.udpbindaddr, general.media_address),
+            self.tokens,
+            advertise=media_advertise(general.udpbindaddr, general.media_address,
+                                      general.externaddr),
+        )
+        self.sounds = SoundLibrary(sound_dirs(settings))
+        self.calls = CallService(self, dialplan, self.media, bridge, self.sounds)
+
+    # -- life cycle ----------------------------------------------------------------------------
+    def configure_logging(self) -> None:
+        logger = self.settings.logger
+        pbx_logging.configure(
+            logger.logfiles,
+            self.settings.pbx.logdir,
+            self.foreground,
+            self.verbose,
+            extra=[ConsoleLogHandler(self.control)],
+            dateformat=logger.dateformat,
+        )
+
+    def start(self) -> None:
+        """Bind everything; raise :class:`StartupError` with every failure."""
+        for warning in self.settings.warnings:
+            log.warning("%s", warning)
+        now = self.reactor.seconds()
+        restored = self.store.load_bindings(now)
+        for binding in restored:
+            peer = self.peers.get(binding.aor)
+            if peer is not None and peer.dynamic:
+                self.location.save(binding, peer.max_contacts)
+        if restored:
+            log.info("Restored %d registrations from %s", len(restored), self.store.path)
+        self._bind_all()
+        self._watch_qualify(now)
+        for driver in self._drivers:
+            driver.pump()
+        self._flush_loop.start(STORE_FLUSH_INTERVAL, now=False)
+        self.stats.booted_at = self.reactor.seconds()
+        self._booted = True
+        log.log(pbx_logging.NOTICE, "pbx %s ready (fully booted)", __version__)
+        self.fully_booted.callback(None)
+
+    def _bind_all(self) -> None:
+        errors: list[str] = []
+        general = self.settings.sip.general
+
+        def attempt(what: str, fn: Any) -> None:
+            try:
+                fn()
+                self.stats.listeners.append(what)
+            except Exception as e:  # a bind error is reported, never a traceback
+                errors.append(f"Unable to bind {what}: {e}")
+
+        attempt(f"SIP UDP {general.udpbindaddr}", lambda: self._listen_udp(general.udpbindaddr))
+        if general.tcpenable:
+            attempt(
+                f"SIP TCP {general.tcpbindaddr}",
+                lambda: self._listen_stream(general.tcpbindaddr, TransportKind.TCP),
+            )
+        if general.tlsenable:
+            attempt(
+                f"SIP TLS {general.tlsbindaddr}",
+                lambda: self._listen_stream(general.tlsbindaddr, TransportKind.TLS),
+            )
+        http_settings = self.settings.http
+        if http_settings.enabled:
+            self.http = self._http_front_end()
+            if http_settings.bindaddr is not None:
+                bind = http_settings.bindaddr
+                attempt(f"HTTP {bind}", lambda: self._listen_http(bind, TransportKind.WS))
+            if http_settings.tlsenable and http_settings.tlsbindaddr is not None:
+                tls_bind = http_settings.tlsbindaddr
+                attempt(f"HTTPS {tls_bind}", lambda: self._listen_http(tls_bind, TransportKind.WSS))
+        attempt("control socket", self._listen_control)
+        if errors:
+            for e in errors:
+                log.error("%s", e)
+            raise StartupError("\n".join(errors))
+
+    def _listen_udp(self, bind: Address) -> None:
+        protocol = listen_udp(self.reactor, self.hub, bind)
+        if protocol.transport is not None:
+            self._ports.append(protocol.transport)  # type: ignore[arg-type]
+
+    def _listen_stream(self, bind: Address, kind: TransportKind) -> None:
+        factory = SipStreamFactory(self.hub, kind)
+        if kind is TransportKind.TLS:
+            general = self.settings.sip.general
+            key, cert = ensure_server_certificate(
+                general.tlscertfile,
+                general.tlsprivatekey,
+                self.settings.pbx.dbdir,
+                extra_hosts=[bind.host],
+            )
+            options = ssl.CertificateOptions(
+                privateKey=key, certificate=cert, raiseMinimumTo=ssl.TLSVersion.TLSv1_2
+            )
+            port = self.reactor.listenSSL(bind.port, factory, options, interface=bind.host)
+        else:
+            port = self.reactor.listenTCP(bind.port, factory, interface=bind.host)
+        self._ports.append(port)
+
+    def _http_front_end(self) -> HttpFrontEnd:
+        http_settings = self.settings.http
+        ca_path = None
+        if http_settings.tlsenable and not os.path.exists(http_settings.tlscertfile or ""):
+            ca_path = ca_certificate_path(self.settings.pbx.dbdir)
+        return HttpFrontEnd(http_settings, self.hub, self.reactor, ca_path=ca_path)
+
+    def _listen_http(self, bind: Address, kind: TransportKind) -> None:
+        front = self.http
+        assert front is not None
+        site = front.site(kind)
+        if kind is TransportKind.WSS:
+            http_settings = self.settings.http
+            key, cert = ensure_server_certificate(
+                http_settings.tlscertfile,
+                http_settings.tlsprivatekey,
+                self.settings.pbx.dbdir,
+                extra_hosts=[bind.host],
+            )
+            options = ssl.CertificateOptions(
+                privateKey=key, certificate=cert, raiseMinimumTo=ssl.TLSVersion.TLSv1_2
+            )
+            port = self.reactor.listenSSL(bind.port, site, options, interface=bind.host)
+            label = "HTTPS Server Enabled and Bound to"
+        else:
+            port = self.reactor.listenTCP(bind.port, site, interface=bind.host)
+            label = "Server Enabled and Bound to"
+        actual = getattr(port.getHost(), "port", bind.port)
+        front.bound.append(f"{label} {Address(bind.host, actual)}")
+        self._ports.append(port)
+
+    def _listen_control(self) -> None:
+        path = control_socket_path(self.settings.pbx.rundir)
+        if os.path.exists(path):
+            if _socket_alive(path):
+                raise StartupError(f"another pbx is running on {path}")
+            os.unlink(path)
+        port = self.reactor.listenUNIX(path, self.control, mode=0o660)
+        self._ports.append(port)
+        pid_path = os.path.join(self.settings.pbx.rundir, "pbx.pid")
+        with open(pid_path, "w") as f:
+            f.write(f"{os.getpid()}\n")
+        self._owned_files = [path, pid_path]
+
+    def _watch_qualify(self, now: float) -> None:
+        general = self.settings.sip.general
+        for peer in self.peers:
+            if peer.is_peer and peer.qualify:
+                freq = peer.qualifyfreq or general.qualifyfreq
+                self.qualifier.watch(peer.name, peer.qualify, freq, now)
+            else:
+                self.qualifier.unwatch(peer.name)
+
+    @defer.inlineCallbacks
+    def stop(self) -> Any:
+        """Close listeners, persist state; the caller stops the reactor afterwards."""
+        self.stopping = True
+        for driver in self._drivers:
+            driver.stop()
+        if self._flush_loop.running:
+            self._flush_loop.stop()
+        for port in self._ports:
+            try:
+                yield port.stopListening()
+            except Exception:
+                log.exception("error closing a listener")
+        self._ports.clear()
+        self.store.close()
+        self.calls.close()
+        for path in self._owned_files:  # only ours: a refused second daemon must not
+            try:  # delete the running one's socket
+                os.unlink(path)
+            except OSError:
+                pass
+        log.log(pbx_logging.NOTICE, "pbx stopped")
+
+    def request_shutdown(self, graceful: bool) -> None:
+        """``core stop``: stop listeners and the reactor (graceful waits for calls: none yet)."""
+        if self.stopping:
+            return
+        d = self.stop()
+        d.addBoth(lambda _: self.reactor.stop())
+
+    def reload_sip(self, config: SipConfig) -> None:
+        """Swap in a validated sip.conf (calls in progress keep their PeerConfig)."""
+        dropped = self.peers.replace(config)
+        for binding in dropped:
+            self.store.delete_binding(binding)
+        self.registrar.settings = RegistrarSettings(
+            minexpiry=config.general.minexpiry,
+            maxexpiry=config.general.maxexpiry,
+            defaultexpiry=config.general.defaultexpiry,
+            alwaysauthreject=config.general.alwaysauthreject,
+            server=config.general.useragent,
+        )
+        self.authenticator.realm = config.general.realm
+        self._watch_qualify(self.reactor.seconds())
+        self.stats.last_reload = self.reactor.seconds()
+        self.qualify_driver.rearm()
+        log.log(pbx_logging.NOTICE, "Reloaded sip.conf: %d peers", len(config.peers))
+
+    def reload_logger(self, logger: LoggerSettings) -> None:
+        pbx_logging.configure(
+            logger.logfiles,
+            self.settings.pbx.logdir,
+            self.foreground,
+            self.verbose,
+            extra=[ConsoleLogHandler(self.control)],
+            dateformat=logger.dateformat,
+        )
+
+    # -- callbacks from adapters ---------------------------------------------------------------
+    def _connection_lost(self, flow: Flow) -> None:
+        gone = self.location.flow_closed(flow)
+        for binding in gone:
+            self.store.delete_binding(binding)
+            log.info(
+                "Unregistered SIP '%s': its %s connection closed",
+                binding.aor,
+                flow.kind.value.upper(),
+            )
+        self.location_driver.rearm()
+
+    def _expired(self) -> None:
+        self.endpoint.expire(self.location.expired(), self.reactor.seconds())
+
+    def _ping(self) -> None:
+        self.endpoint.send_pings(self.reactor.seconds())
+        self.layer_driver.pump()
+
+    def kick(self) -> None:
+        """Flush what the layer wants sent and re-arm timers (after call-layer actions)."""
+        self._after_input()
+
+    def _after_input(self) -> None:
+        """After any message: send what the layer produced, re-arm timers that may have moved
+        (a REGISTER changes the expiry heap and the qualify schedule)."""
+        self.layer_driver.pump()
+        self.location_driver.rearm()
+        self.qualify_driver.rearm()
+
+    @property
+    def booted(self) -> bool:
+        return self._booted
+
+    def uptime(self) -> float:
+        return float(self.reactor.seconds()) - self.stats.started_at
+
+
+def _socket_alive(path: str) -> bool:
+    import socket
+
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError:
+        return False
+    finally:
+        s.close()
+    return True
+
+
+def format_duration(seconds: float) -> str:
+    """Asterisk's ``core show uptime`` phrasing: ``1 hour, 2 minutes, 3 seconds``."""
+    seconds = int(seconds)
+    parts = []
+    for unit, size in (
+        ("year", 31536000),
+        ("week", 604800),
+        ("day", 86400),
+        ("hour", 3600),
+        ("minute", 60),
+    ):
+        n, seconds = divmod(seconds, size)
+        if n:
+            parts.append(f"{n} {unit}{'s' if n != 1 else ''}")
+    parts.append(f"{seconds} second{'s' if seconds != 1 else ''}")
+    return ", ".join(parts)
