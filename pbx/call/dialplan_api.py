@@ -1,9 +1,11 @@
 """The channel contract between the dialplan and the call layer.
 
 The dialplan drives one call leg through :class:`DialplanChannel`; ``pbx.call`` implements it
-(``pbx.call.channel.Channel``). The contract lives in the call layer because the dialplan sits
-above it: the dialplan imports this module and nothing else of ``pbx.call``. Every waiting method returns a ``Deferred``. When
-the channel hangs up, the call layer fires the Deferreds of :meth:`DialplanChannel.when_hungup`;
+(``pbx.call.channel.Channel``). The contract lives in the call layer because the dialplan
+sits above it: the dialplan imports this module and nothing else of ``pbx.call``.
+
+Every waiting method returns a ``Deferred``. When the channel hangs up, the call layer fires
+the Deferreds of :meth:`DialplanChannel.when_hungup`;
 the engine then cancels whatever the current application is waiting on, so an implementation's
 pending ``wait``/``play``/``wait_for_digit``/``echo``/``dial`` Deferreds must support
 ``cancel()`` (stop the tone, the playback, the outbound legs) and should themselves errback or

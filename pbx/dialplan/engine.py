@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from twisted.internet.defer import CancelledError, Deferred, ensureDeferred
 from twisted.internet.task import deferLater
 
+from pbx.call.dialplan_api import DialplanChannel
 from pbx.core import causes
 from pbx.core.clock import Scheduler
 from pbx.dialplan.apps import default_applications
 from pbx.dialplan.apps.base import HANGUP, Action, AppRegistry, AppResult
 from pbx.dialplan.apps.signalling import indicate_and_wait
-from pbx.call.dialplan_api import DialplanChannel
 from pbx.dialplan.execution import Execution, Services, verbose
 from pbx.dialplan.functions import FunctionRegistry, KeyValueStore, PeerInfo, default_functions
 from pbx.dialplan.model import Dialplan, Priority
@@ -56,7 +56,8 @@ FALLTHROUGH_INDICATION_SECONDS = "10"
 class RunResult:
     """How a channel's dialplan run ended (for CDRs and ``core show channels`` history).
 
-    :ivar lastapp: the last application of the main run (not of the ``h`` extension).
+    :ivar lastapp: the last application of the main run (not of the ``h`` extension);
+        ``context``/``exten``/``priority`` are likewise where the main run ended.
     """
 
     context: str
@@ -128,6 +129,8 @@ class Engine:
             )
         ex.cancel_absolute_timeout()
         lastapp, lastdata = ex.lastapp, ex.lastdata
+        # The CDR's dst/dcontext are where the main run ended, not the h extension.
+        context, exten, priority = ex.context, ex.exten, ex.priority
         if ex.channel.hangup_cause is None:
             cause = ex.effective_cause
             ex.channel.hangup(cause)
@@ -140,7 +143,7 @@ class Engine:
                 "h extension of %s failed", ex.channel.name, extra={"channel": ex.channel.name}
             )
         cause = ex.channel.hangup_cause or ex.effective_cause
-        return RunResult(ex.context, ex.exten, ex.priority, lastapp, lastdata, cause)
+        return RunResult(context, exten, priority, lastapp, lastdata, cause)
 
     async def _main(self, ex: Execution) -> None:
         dialplan = ex.dialplan

@@ -1,0 +1,127 @@
+"""Call detail records in Asterisk's shape (ASTERISK-REFERENCE §6).
+
+One :class:`CdrRecord` per call that reached the dialplan, built when the call ends from the
+inbound channel (and the channel it was bridged to). Dispositions follow Asterisk: ANSWERED,
+NO ANSWER, BUSY, FAILED (CONGESTION with ``congestion=yes``). :func:`csv_line` renders the
+``Master.csv`` column order: accountcode, src, dst, dcontext, clid, channel, dstchannel,
+lastapp, lastdata, start, answer, end, duration, billsec, disposition, amaflags, then uniqueid
+and userfield when ``loguniqueid``/``loguserfield`` ask for them. Strings are double-quoted
+with embedded quotes doubled, integers bare, empty timestamps empty.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from pbx.call.channel import Channel
+
+AMAFLAGS = "DOCUMENTATION"
+
+
+@dataclass(frozen=True, slots=True)
+class CdrRecord:
+    accountcode: str
+    src: str
+    dst: str
+    dcontext: str
+    clid: str
+    channel: str
+    dstchannel: str
+    lastapp: str
+    lastdata: str
+    start: float
+    answer: float | None
+    end: float
+    duration: int
+    billsec: int
+    disposition: str
+    amaflags: str
+    uniqueid: str
+    userfield: str
+    linkedid: str
+
+
+def disposition(channel: Channel, dialstatus: str, congestion: bool) -> str:
+    if channel.answered_at is not None or dialstatus == "ANSWER":
+        return "ANSWERED"
+    if dialstatus == "BUSY":
+        return "BUSY"
+    if dialstatus in ("CONGESTION", "CHANUNAVAIL"):
+        return "CONGESTION" if congestion else "FAILED"
+    if channel.hangup_cause == 17:
+        return "BUSY"
+    if channel.hangup_cause in (34, 38, 58, 20):
+        return "CONGESTION" if congestion and channel.hangup_cause == 34 else "FAILED"
+    return "NO ANSWER"
+
+
+def build_record(
+    channel: Channel,
+    lastapp: str,
+    lastdata: str,
+    *,
+    dst: str | None = None,
+    dcontext: str | None = None,
+    congestion: bool = False,
+    initiatedseconds: bool = False,
+    dstchannel: str = "",
+    answered_at: float | None = None,
+) -> CdrRecord:
+    """The CDR of an inbound channel whose call just ended."""
+    end = channel.ended_at if channel.ended_at is not None else channel.scheduler.seconds()
+    answer = answered_at if answered_at is not None else channel.answered_at
+    duration = max(0, int(end - channel.created_at))
+    billsec = 0
+    if answer is not None:
+        span = max(0.0, end - answer)
+        billsec = math.ceil(span) if initiatedseconds else int(span)
+    clid = f'"{channel.caller_id_name}" <{channel.caller_id_num}>' if channel.caller_id_name \
+        else (f"<{channel.caller_id_num}>" if channel.caller_id_num else "")
+    return CdrRecord(
+        accountcode=channel.account_code,
+        src=channel.caller_id_num,
+        dst=channel.exten if dst is None else dst,
+        dcontext=channel.context if dcontext is None else dcontext,
+        clid=clid,
+        channel=channel.name,
+        dstchannel=dstchannel,
+        lastapp=lastapp,
+        lastdata=lastdata,
+        start=channel.created_at,
+        answer=answer,
+        end=end,
+        duration=duration,
+        billsec=billsec,
+        disposition=disposition(channel, channel.variables.get("DIALSTATUS", ""), congestion),
+        amaflags=AMAFLAGS,
+        uniqueid=channel.uniqueid,
+        userfield=channel.userfield,
+        linkedid=channel.linkedid,
+    )
+
+
+def _stamp(t: float | None, gmt: bool) -> str:
+    if t is None:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t) if gmt else time.localtime(t))
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def csv_line(r: CdrRecord, *, gmt: bool = False, uniqueid: bool = False,
+             userfield: bool = False) -> str:
+    fields = [
+        _q(r.accountcode), _q(r.src), _q(r.dst), _q(r.dcontext), _q(r.clid), _q(r.channel),
+        _q(r.dstchannel), _q(r.lastapp), _q(r.lastdata),
+        _q(_stamp(r.start, gmt)), _q(_stamp(r.answer, gmt)), _q(_stamp(r.end, gmt)),
+        str(r.duration), str(r.billsec), _q(r.disposition), _q(r.amaflags),
+    ]  # fmt: skip
+    if uniqueid:
+        fields.append(_q(r.uniqueid))
+    if userfield:
+        fields.append(_q(r.userfield))
+    return ",".join(fields) + "\n"

@@ -1,0 +1,378 @@
+"""Channels: one call leg, technology-neutral (Asterisk's ``struct ast_channel``).
+
+A :class:`Channel` is what the dialplan drives (it implements
+:class:`pbx.call.dialplan_api.DialplanChannel`) and what ``Dial()`` bridges. Signalling is the
+technology's business, through a :class:`ChannelDriver` (the SIP leg for ``SIP/…`` channels);
+media is a :class:`pbx.call.media.MediaLeg`. The channel keeps Asterisk's vocabulary: names
+``SIP/alice-0000000a``, states Down/Ring/Ringing/Up, Q.850 hangup causes, variables with
+inheritance prefixes, and the per-call facts a CDR needs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from twisted.internet.defer import CancelledError, Deferred, succeed
+
+from pbx.call.dialplan_api import (
+    ChannelState,
+    DialOptions,
+    DialResult,
+    Indication,
+    MissingSound,
+)
+from pbx.core import causes
+from pbx.core.clock import Cancellable, Scheduler
+
+if TYPE_CHECKING:
+    from pbx.call.media import MediaLeg
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+_sequence = itertools.count(1)
+_uniqueids = itertools.count(1)
+
+
+def next_channel_suffix() -> str:
+    """The 8 hex digits chan_sip appends to channel names (a process-wide counter)."""
+    return format(next(_sequence), "08x")
+
+
+class ChannelDriver(Protocol):
+    """The technology side of a channel: how to signal on its leg."""
+
+    def answer(self) -> Deferred[None]:
+        """Send the answer (200 OK); fires when the peer confirmed it (ACK)."""
+        ...
+
+    def indicate(self, what: Indication) -> None: ...
+
+    def hangup(self, cause: int) -> None:
+        """Tear the leg down: final response before answer, BYE after."""
+        ...
+
+
+class Dialer(Protocol):
+    """``Dial()`` as the call layer implements it (see :mod:`pbx.call.dial`)."""
+
+    def dial(
+        self, caller: Channel, targets: list[str], timeout: float | None, options: DialOptions
+    ) -> Deferred[DialResult]: ...
+
+
+class SoundLibrary(Protocol):
+    def load(self, name: str) -> tuple[object, int] | None:
+        """Decoded PCM for a prompt name (``hello-world``) and its rate, or None if missing."""
+        ...
+
+
+class Channel:
+    """One call leg. ``driver`` and ``media`` are attached by the technology that made it."""
+
+    def __init__(
+        self,
+        tech: str,
+        resource: str,
+        scheduler: Scheduler,
+        *,
+        context: str = "default",
+        exten: str = "s",
+        caller_id_name: str = "",
+        caller_id_num: str = "",
+        uniqueid: str = "",
+        outbound: bool = False,
+    ) -> None:
+        self.name = f"{tech}/{resource}-{next_channel_suffix()}"
+        self.tech = tech
+        self.resource = resource
+        self.scheduler = scheduler
+        self.uniqueid = uniqueid or f"{int(scheduler.seconds())}.{next(_uniqueids)}"
+        self.linkedid = self.uniqueid
+        self.variables: dict[str, str] = {}
+        self.caller_id_name = caller_id_name
+        self.caller_id_num = caller_id_num
+        self.state: ChannelState = "Down"
+        self.hangup_cause: int | None = None
+        self.outbound = outbound
+        self.context = context
+        self.exten = exten
+        self.priority = 1
+        self.application = ""
+        self.app_data = ""
+        self.account_code = ""
+        self.peer_name = resource
+        self.created_at = scheduler.seconds()
+        self.answered_at: float | None = None
+        self.ended_at: float | None = None
+        self.bridged_to: Channel | None = None
+        self.driver: ChannelDriver | None = None
+        self.media: MediaLeg | None = None
+        self.dialer: Dialer | None = None
+        self.sounds: SoundLibrary | None = None
+        self.userfield = ""
+        self._hungup_waiters: list[Deferred[int]] = []
+        self._digits: deque[str] = deque()
+        self._digit_waiter: Deferred[str | None] | None = None
+        self._digit_interrupts = ""
+        self.on_state: list[Callable[[Channel], None]] = []
+
+    def __repr__(self) -> str:
+        return f"<Channel {self.name} {self.state}>"
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def up(self) -> bool:
+        return self.state == "Up"
+
+    @property
+    def gone(self) -> bool:
+        return self.hangup_cause is not None
+
+    def set_state(self, state: ChannelState) -> None:
+        if self.state == state or self.gone:
+            return
+        self.state = state
+        if state == "Up" and self.answered_at is None:
+            self.answered_at = self.scheduler.seconds()
+        for listener in list(self.on_state):
+            listener(self)
+
+    def executing(self, context: str, exten: str, priority: int, app: str, data: str) -> None:
+        """The dialplan engine reports where it is (``core show channels`` Location column)."""
+        self.context, self.exten, self.priority = context, exten, priority
+        self.application, self.app_data = app, data
+
+    def ended(self, cause: int) -> None:
+        """The leg is gone (either side): record the cause, wake every waiter once."""
+        if self.gone:
+            return
+        self.hangup_cause = cause
+        self.ended_at = self.scheduler.seconds()
+        self.variables.setdefault("HANGUPCAUSE", str(cause))
+        if self._digit_waiter is not None and not self._digit_waiter.called:
+            waiter, self._digit_waiter = self._digit_waiter, None
+            waiter.callback(None)
+        if self.media is not None:
+            self.media.close()
+        waiters, self._hungup_waiters = self._hungup_waiters, []
+        for d in waiters:
+            d.callback(cause)
+        for listener in list(self.on_state):
+            listener(self)
+
+    # -- DialplanChannel ---------------------------------------------------------------------
+    def answer(self) -> Deferred[None]:
+        if self.up:
+            return succeed(None)
+        if self.driver is None or self.gone:
+            return succeed(None)
+        return self.driver.answer()
+
+    def indicate(self, what: Indication) -> None:
+        if self.driver is not None and not self.gone:
+            self.driver.indicate(what)
+
+    def hangup(self, cause: int = causes.NORMAL_CLEARING) -> None:
+        if self.gone:
+            return
+        if self.driver is not None:
+            self.driver.hangup(cause)
+        self.ended(cause)
+
+    def when_hungup(self) -> Deferred[int]:
+        if self.hangup_cause is not None:
+            return succeed(self.hangup_cause)
+        d: Deferred[int] = Deferred()
+        self._hungup_waiters.append(d)
+        return d
+
+    def wait(self, seconds: float) -> Deferred[None]:
+        call: list[Cancellable] = []
+
+        def cancel(d: Deferred[None]) -> None:
+            if call and call[0].active():
+                call[0].cancel()
+
+        d: Deferred[None] = Deferred(cancel)
+        call.append(self.scheduler.callLater(max(0.0, seconds), _fire_if_waiting, d, None))
+        return d
+
+    # -- DTMF ----------------------------------------------------------------------------
+    def digit_received(self, digit: str) -> None:
+        """A DTMF digit from the leg (RFC 4733 or SIP INFO)."""
+        log.info("DTMF '%s' received on %s", digit, self.name, extra={"channel": self.name})
+        waiter = self._digit_waiter
+        if waiter is not None and not waiter.called:
+            if not self._digit_interrupts or digit in self._digit_interrupts:
+                self._digit_waiter = None
+                waiter.callback(digit)
+            return
+        self._digits.append(digit)
+
+    def wait_for_digit(self, timeout: float) -> Deferred[str | None]:
+        if self._digits:
+            return succeed(self._digits.popleft())
+        if self.gone:
+            return succeed(None)
+        call: list[Cancellable] = []
+
+        def cancel(d: Deferred[str | None]) -> None:
+            if call and call[0].active():
+                call[0].cancel()
+            if self._digit_waiter is d:
+                self._digit_waiter = None
+
+        d: Deferred[str | None] = Deferred(cancel)
+        self._digit_waiter = d
+        self._digit_interrupts = ""
+
+        def timed_out() -> None:
+            if self._digit_waiter is d:
+                self._digit_waiter = None
+            _fire_if_waiting(d, None)
+
+        if timeout > 0:
+            call.append(self.scheduler.callLater(timeout, timed_out))
+        d.addBoth(lambda r: _cancel_call(call, r))
+        return d
+
+    # -- media applications --------------------------------------------------------------
+    def play(self, files: list[str], interrupt_digits: str = "") -> Deferred[str | None]:
+        return _Playback(self, files, interrupt_digits).start()
+
+    def echo(self) -> Deferred[None]:
+        media = self.media
+        if media is None:
+            return self.when_hungup().addCallback(lambda _: None)
+        media.echo(True)
+        # app_echo: '#' ends the echo; everything else is echoed too.
+        waiter = self._wait_interrupt("#")
+
+        def stop(d: Deferred[None]) -> None:
+            media.echo(False)
+            if not waiter.called:
+                waiter.cancel()
+
+        done: Deferred[None] = Deferred(stop)
+
+        def finished(_: object) -> None:
+            media.echo(False)
+            _fire_if_waiting(done, None)
+
+        waiter.addCallback(finished)
+        self.when_hungup().addCallback(finished)
+        return done
+
+    def _wait_interrupt(self, digits: str) -> Deferred[str | None]:
+        """The next digit among ``digits`` (queued digits not among them are discarded)."""
+        while self._digits:
+            queued = self._digits.popleft()
+            if queued in digits:
+                return succeed(queued)
+
+        def cancel(d: Deferred[str | None]) -> None:
+            if self._digit_waiter is d:
+                self._digit_waiter = None
+
+        d: Deferred[str | None] = Deferred(cancel)
+        self._digit_waiter = d
+        self._digit_interrupts = digits
+        return d
+
+    def dial(
+        self, targets: list[str], timeout: float | None, options: DialOptions
+    ) -> Deferred[DialResult]:
+        if self.dialer is None:
+            return succeed(DialResult("CHANUNAVAIL", cause=causes.CHAN_NOT_IMPLEMENTED))
+        return self.dialer.dial(self, targets, timeout, options)
+
+
+class _Playback:
+    """``play()``: files in order on the channel's media leg, interruptible by digits."""
+
+    def __init__(self, channel: Channel, files: list[str], interrupt_digits: str) -> None:
+        self.channel = channel
+        self.files = list(files)
+        self.interrupts = interrupt_digits
+        self.current: Deferred[None] | None = None
+        self.digit: Deferred[str | None] | None = None
+        self.done: Deferred[str | None] = Deferred(self._cancel)
+
+    def start(self) -> Deferred[str | None]:
+        if self.interrupts:
+            self.digit = self.channel._wait_interrupt(self.interrupts)
+            self.digit.addCallback(self._interrupted)
+        self._next()
+        return self.done
+
+    def _next(self) -> None:
+        if self.done.called:
+            return
+        if not self.files:
+            self._finish(None)
+            return
+        name = self.files.pop(0)
+        library, media = self.channel.sounds, self.channel.media
+        loaded = None if library is None else library.load(name)
+        if loaded is None:
+            self._fail(MissingSound(name))
+            return
+        if media is None or self.channel.gone:
+            self._finish(None)
+            return
+        audio, rate = loaded
+        try:
+            self.current = media.play(audio, rate)  # type: ignore[arg-type]
+        except Exception as e:
+            self._fail(e)
+            return
+        self.current.addCallbacks(lambda _: self._next(), self._play_failed)
+
+    def _play_failed(self, failure: object) -> None:
+        if not self.done.called:
+            self._finish(None)
+
+    def _interrupted(self, digit: str | None) -> None:
+        if digit is not None:
+            self._stop_current()
+            self._finish(digit)
+
+    def _stop_current(self) -> None:
+        if self.current is not None and not self.current.called:
+            self.current.cancel()
+
+    def _finish(self, digit: str | None) -> None:
+        if self.digit is not None and not self.digit.called:
+            self.digit.cancel()
+        if not self.done.called:
+            self.done.callback(digit)
+
+    def _fail(self, error: Exception) -> None:
+        if self.digit is not None and not self.digit.called:
+            self.digit.cancel()
+        if not self.done.called:
+            self.done.errback(error)
+
+    def _cancel(self, d: Deferred[str | None]) -> None:
+        self._stop_current()
+        if self.digit is not None and not self.digit.called:
+            self.digit.cancel()
+
+
+def _fire_if_waiting(d: Deferred[_T], value: _T) -> None:
+    if not d.called:
+        d.callback(value)
+
+
+def _cancel_call(call: list[Cancellable], result: object) -> object:
+    if call and call[0].active():
+        call[0].cancel()
+    if isinstance(result, CancelledError):
+        return result
+    return result

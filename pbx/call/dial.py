@@ -1,0 +1,302 @@
+"""``Dial()``: the B2BUA that rings targets in parallel and joins the first that answers.
+
+A :class:`DialAttempt` is sippy's call controller in Asterisk's vocabulary: it creates one
+outbound channel per target (a peer with several bindings rings them all), forwards ringing
+(180) and early media (183, with the media bridged early) to the caller, and on the first answer
+CANCELs the others, answers the caller with the callee's codec first (no transcoding when
+possible), bridges the two media legs and waits for either side to hang up. Hold/unhold
+re-INVITEs are passed across. ``DIALSTATUS`` follows app_dial: ANSWER, BUSY, NOANSWER (timeout
+or no answer), CANCEL (the caller hung up first), CONGESTION, CHANUNAVAIL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from twisted.internet.defer import Deferred, succeed
+
+from pbx.call.channel import Channel
+from pbx.call.dialplan_api import DialOptions, DialResult, DialStatus
+from pbx.call.media_plan import callee_codecs, caller_codecs_for, offered_codecs
+from pbx.call.sip_leg import InboundLeg, OutboundLeg
+from pbx.core import causes
+from pbx.core.clock import Cancellable, Scheduler
+from pbx.core.errors import MediaError
+
+if TYPE_CHECKING:
+    from pbx.call.bridge import Bridge
+    from pbx.call.media import MediaLeg
+    from pbx.call.sip_calls import SipCalls
+
+log = logging.getLogger(__name__)
+
+BridgeFactory = Callable[["MediaLeg", "MediaLeg"], "Bridge"]
+
+
+def status_for(failures: list[int]) -> DialStatus:
+    """app_dial's DIALSTATUS for outbound legs that all failed with these causes."""
+    if any(c == causes.USER_BUSY for c in failures):
+        return "BUSY"
+    if any(c in (causes.CONGESTION, causes.SWITCH_CONGESTION, causes.NETWORK_OUT_OF_ORDER,
+                 causes.NORMAL_TEMPORARY_FAILURE) for c in failures):
+        return "CONGESTION"
+    if any(c in (causes.NO_ANSWER, causes.NO_USER_RESPONSE) for c in failures):
+        return "NOANSWER"
+    return "CHANUNAVAIL"
+
+
+class SipDialer:
+    """Implements :class:`pbx.call.channel.Dialer` for ``SIP/…`` targets."""
+
+    def __init__(self, scheduler: Scheduler, bridge: BridgeFactory) -> None:
+        self.scheduler = scheduler
+        self.bridge_factory = bridge
+        self.sip: SipCalls | None = None
+        self.on_bridged: Callable[[Channel, Channel], None] = lambda a, b: None
+
+    def dial(
+        self, caller: Channel, targets: list[str], timeout: float | None, options: DialOptions
+    ) -> Deferred[DialResult]:
+        return DialAttempt(self, caller, targets, timeout, options).start()
+
+
+class DialAttempt:
+    def __init__(self, dialer: SipDialer, caller: Channel, targets: list[str],
+                 timeout: float | None, options: DialOptions) -> None:
+        self.dialer = dialer
+        self.caller = caller
+        self.targets = targets
+        self.timeout = timeout
+        self.options = options
+        self.scheduler = dialer.scheduler
+        self.started = self.scheduler.seconds()
+        self.answered_at: float | None = None
+        self.legs: list[tuple[Channel, OutboundLeg]] = []
+        self.failures: list[int] = []
+        self.winner: Channel | None = None
+        self.bridge: Bridge | None = None
+        self.early_bridge: tuple[Channel, Bridge] | None = None
+        self.done: Deferred[DialResult] = Deferred()
+        self._timer: Cancellable | None = None
+        self._ringing_sent = False
+
+    # -- start ---------------------------------------------------------------------------------
+    def start(self) -> Deferred[DialResult]:
+        sip = self.dialer.sip
+        if sip is None:
+            return succeed(DialResult("CHANUNAVAIL", cause=causes.CHAN_NOT_IMPLEMENTED))
+        now = self.scheduler.seconds()
+        caller_codecs = self._caller_codecs()
+        for target in self.targets:
+            tech, _, resource = target.partition("/")
+            if tech.upper() != "SIP" or not resource:
+                log.warning("Dial: unsupported channel technology in '%s'", target)
+                self.failures.append(causes.CHAN_NOT_IMPLEMENTED)
+                continue
+            resolved, cause = sip.resolve(resource, now)
+            if not resolved:
+                self.failures.append(cause)
+                continue
+            for dial_target in resolved:
+                peer = dial_target.peer or sip.peers.guest
+                codecs = callee_codecs(peer, caller_codecs) if caller_codecs else None
+                made = sip.originate(self.caller, dial_target, codecs)
+                if isinstance(made, int):
+                    self.failures.append(made)
+                    continue
+                channel, leg = made
+                self._watch(channel, leg)
+                self.legs.append((channel, leg))
+                log.info("Called %s", target, extra={"channel": self.caller.name})
+        if not self.legs:
+            return succeed(self._result(status_for(self.failures), self._cause()))
+        for _, leg in self.legs:
+            leg.start()
+        if self.options.ringback or self.options.music_class is not None:
+            self._send_ringing()
+        if self.timeout:
+            self._timer = self.scheduler.callLater(self.timeout, self._timed_out)
+        self._caller_watch = self.caller.when_hungup()
+        self._caller_watch.addCallback(self._caller_hungup)
+        return self.done
+
+    def _caller_codecs(self) -> list[str]:
+        """What the caller can take: its agreed codec once answered, else its offer ∩ allow."""
+        leg = getattr(self.caller, "sip_leg", None)
+        if not isinstance(leg, InboundLeg):
+            return []
+        negotiated = leg.sdp.negotiated
+        if negotiated is not None:
+            return [negotiated.codec]
+        remote = leg.sdp.remote_sdp
+        if remote is None:
+            return list(leg.sdp.policy.codecs)
+        allowed = set(leg.sdp.policy.codecs)
+        return [c for c in offered_codecs(remote) if c in allowed]
+
+    def _watch(self, channel: Channel, leg: OutboundLeg) -> None:
+        leg.on_ringing = self._send_ringing
+        leg.on_progress = lambda: self._early_media(channel)
+        leg.on_answer = lambda: self._answered(channel, leg)
+        leg.on_failure = lambda cause, status, reason: self._leg_failed(channel, cause, status,
+                                                                        reason)
+
+    # -- events from the legs --------------------------------------------------------------
+    def _send_ringing(self) -> None:
+        if self._ringing_sent or self.done.called:
+            return
+        self._ringing_sent = True
+        self.caller.indicate("ringing")
+
+    def _early_media(self, callee: Channel) -> None:
+        """183 from a callee: early media to the caller, bridged now (unless ``r``/``m``)."""
+        if self.options.ringback or self.options.music_class is not None:
+            return
+        if self.early_bridge is not None or self.done.called:
+            return
+        self._prefer_caller_codec(callee)
+        self.caller.indicate("progress")
+        bridge = self._bridge(self.caller, callee)
+        if bridge is not None:
+            self.early_bridge = (callee, bridge)
+
+    def _prefer_caller_codec(self, callee: Channel) -> None:
+        """Answer the caller with the callee's codec first when its answer is still open."""
+        leg = getattr(self.caller, "sip_leg", None)
+        media = callee.media
+        if not isinstance(leg, InboundLeg) or media is None or not media.codec:
+            return
+        if leg.sdp.state.name != "REMOTE_OFFER":
+            return
+        import dataclasses
+
+        order = caller_codecs_for(media.codec, list(leg.sdp.policy.codecs))
+        leg.sdp.policy = dataclasses.replace(leg.sdp.policy, codecs=tuple(order))
+
+    def _bridge(self, a: Channel, b: Channel) -> Bridge | None:
+        if a.media is None or b.media is None:
+            return None
+        try:
+            return self.dialer.bridge_factory(a.media, b.media)
+        except MediaError as e:
+            log.warning("Cannot bridge %s and %s: %s", a.name, b.name, e,
+                        extra={"channel": a.name})
+            return None
+
+    def _answered(self, callee: Channel, leg: OutboundLeg) -> None:
+        if self.done.called or self.winner is not None:
+            callee.hangup(causes.NORMAL_CLEARING)
+            return
+        if self.caller.gone:
+            callee.hangup(causes.NORMAL_CLEARING)
+            return
+        self.winner = callee
+        self.answered_at = self.scheduler.seconds()
+        self._cancel_timer()
+        for other, _ in self.legs:
+            if other is not callee and not other.gone:
+                other.variables["HANGUPCAUSE"] = str(causes.NORMAL_CLEARING)
+                other.hangup(causes.NORMAL_CLEARING)  # answered elsewhere: CANCEL
+        self._prefer_caller_codec(callee)
+        d = self.caller.answer()
+        d.addCallback(lambda _: self._join(callee, leg))
+
+    def _join(self, callee: Channel, leg: OutboundLeg) -> None:
+        if self.caller.gone or callee.gone:
+            return
+        if self.early_bridge is not None and self.early_bridge[0] is callee:
+            self.bridge = self.early_bridge[1]
+        else:
+            if self.early_bridge is not None:
+                self.early_bridge[1].stop()
+            self.bridge = self._bridge(self.caller, callee)
+        self.early_bridge = None
+        self.caller.bridged_to = callee
+        callee.bridged_to = self.caller
+        self.caller.variables["DIALEDPEERNAME"] = callee.name
+        self.caller.variables["BRIDGEPEER"] = callee.name
+        log.info("%s answered %s", callee.name, self.caller.name,
+                 extra={"channel": self.caller.name})
+        self.dialer.on_bridged(self.caller, callee)
+        caller_leg = getattr(self.caller, "sip_leg", None)
+        if caller_leg is not None:
+            caller_leg.peer_hold_changed = leg.hold
+        leg.peer_hold_changed = caller_leg.hold if caller_leg is not None else None
+        callee.when_hungup().addCallback(lambda cause: self._callee_hungup(callee, cause))
+
+    def _leg_failed(self, channel: Channel, cause: int, status: int, reason: str) -> None:
+        log.info("%s is %s (%d %s)", channel.name, causes.cause_text(cause), status, reason,
+                 extra={"channel": self.caller.name})
+        if self.winner is not None:
+            return
+        self.failures.append(cause)
+        if self.early_bridge is not None and self.early_bridge[0] is channel:
+            self.early_bridge[1].stop()
+            self.early_bridge = None
+        if all(c.gone for c, _ in self.legs) and not self.done.called:
+            self._cancel_timer()
+            self._finish(self._result(status_for(self.failures), self._cause()))
+
+    def _timed_out(self) -> None:
+        self._timer = None
+        if self.winner is not None or self.done.called:
+            return
+        log.info("Nobody picked up in %s s", self.timeout, extra={"channel": self.caller.name})
+        self._hangup_all(causes.NO_ANSWER)
+        self._finish(self._result("NOANSWER", causes.NO_ANSWER))
+
+    def _caller_hungup(self, cause: int) -> None:
+        if self.done.called:
+            return
+        if self.winner is None:
+            self._cancel_timer()
+            self._hangup_all(causes.NORMAL_CLEARING)
+            self._finish(self._result("CANCEL", cause))
+        else:
+            if self.bridge is not None:
+                self.bridge.stop()
+            self.winner.hangup(causes.NORMAL_CLEARING)
+            self._finish(self._result("ANSWER", causes.NORMAL_CLEARING))
+
+    def _callee_hungup(self, callee: Channel, cause: int) -> None:
+        if self.done.called:
+            return
+        if self.bridge is not None:
+            self.bridge.stop()
+        self.caller.bridged_to = None
+        self._finish(self._result("ANSWER", cause, peer_hangup=True))
+
+    # -- results -------------------------------------------------------------------------------
+    def _hangup_all(self, cause: int) -> None:
+        if self.early_bridge is not None:
+            self.early_bridge[1].stop()
+            self.early_bridge = None
+        for channel, _ in self.legs:
+            if not channel.gone:
+                channel.hangup(cause)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def _cause(self) -> int:
+        return self.failures[-1] if self.failures else causes.NORMAL_CLEARING
+
+    def _result(self, status: DialStatus, cause: int, peer_hangup: bool = False) -> DialResult:
+        now = self.scheduler.seconds()
+        answered = 0.0 if self.answered_at is None else now - self.answered_at
+        return DialResult(
+            status=status,
+            dialed_time=now - self.started,
+            answered_time=answered,
+            peer_hangup=peer_hangup,
+            cause=cause,
+            peer_name=self.winner.name if self.winner is not None else "",
+        )
+
+    def _finish(self, result: DialResult) -> None:
+        if not self.done.called:
+            self.done.callback(result)

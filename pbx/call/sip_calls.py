@@ -1,0 +1,520 @@
+"""The SIP channel technology: INVITEs in (chan_sip's matching and checks), calls out.
+
+Inbound, in chan_sip's order (ASTERISK-REFERENCE §1.2, §1.6): a non-SIP Request-URI -> 416;
+the device is the ``user``/``friend`` named by the From user, else the ``peer``/``friend`` whose
+address is the packet source, else a guest (``allowguest=yes``, ``[general] context``) — or 403,
+or with ``alwaysauthreject`` the same 401-then-403 an unknown user gets on REGISTER; the source
+ACL (403); digest authentication with 401 unless the device has no secret or ``insecure=invite``;
+``call-limit`` (480 "Temporarily Unavailable (Call limit)"); the extension must exist in the
+device's context (404, or 484 with ``allowoverlap`` when more digits could match); the SDP offer
+must be acceptable (488 with a Warning naming the mismatch). Then a channel runs the dialplan.
+
+Outbound (``Dial(SIP/…)``): ``SIP/peer`` rings every live binding of the peer (browser tabs and
+desk phones alike) or its ``host``/``defaultip``; ``SIP/peer/exten`` and ``SIP/exten@peer`` put
+``exten`` in the Request-URI; ``SIP/user@host[:port]`` calls an address directly. An
+unreachable peer is cause 20 (CHANUNAVAIL), a peer at its call-limit cause 17 (BUSY).
+
+In-dialog requests, ACKs, CANCELs and stray 2xx retransmissions are routed to their leg here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from pbx.call.channel import Channel, Dialer, SoundLibrary
+from pbx.call.media_plan import media_policy
+from pbx.call.peers import PeerRegistry, Reach
+from pbx.call.sip_leg import InboundLeg, LegContext, OutboundLeg, SipLeg
+from pbx.config.sip_conf import PeerConfig
+from pbx.core import causes
+from pbx.core.addr import Address, TransportKind, bracket, is_ip_literal
+from pbx.core.errors import MediaError
+from pbx.sdp.model import SessionDescription
+from pbx.sdp.negotiator import NotAcceptable, SdpSession, answer_offer
+from pbx.sip.auth import AuthResult, Credentials, DigestAuthenticator
+from pbx.sip.dialog import DialogId
+from pbx.sip.flow import Flow
+from pbx.sip.headers import Auth
+from pbx.sip.message import Request, Response, SipParseError, make_response
+from pbx.sip.transaction.base import ServerTransaction
+from pbx.sip.ua import build_request, contact_uri, new_branch
+from pbx.sip.uri import SipUri
+
+if TYPE_CHECKING:
+    from pbx.call.media import MediaFactory
+
+
+class ExtensionLookup(Protocol):
+    """The two dialplan questions an INVITE needs answered before the dialplan runs."""
+
+    def exists(
+        self, context: str, exten: str, priority: int = 1, callerid: str | None = None
+    ) -> bool: ...
+
+    def match_more(
+        self, context: str, exten: str, callerid: str | None = None, priority: int = 1
+    ) -> bool: ...
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CallHooks:
+    """What the technology tells the rest of the PBX."""
+
+    start_dialplan: Callable[[Channel, str, str], None]
+    """Run a new inbound channel from ``exten@context``."""
+    dialplan: Callable[[], ExtensionLookup]
+    """The current dialplan (extension checks before the dialplan runs)."""
+    channel_created: Callable[[Channel], None] = lambda c: None
+
+
+@dataclass
+class DialTarget:
+    """One outbound leg to create."""
+
+    peer: PeerConfig | None
+    reach: Reach
+    request_uri: str
+    display: str
+
+
+@dataclass
+class Registry:
+    by_dialog: dict[DialogId, SipLeg] = field(default_factory=dict)
+    by_invite: dict[int, InboundLeg] = field(default_factory=dict)
+    by_call_id: dict[str, list[SipLeg]] = field(default_factory=dict)
+
+
+class SipCalls:
+    """Implements the endpoint's call hook and the ``SIP`` technology for ``Dial``."""
+
+    def __init__(
+        self,
+        ctx: LegContext,
+        peers: PeerRegistry,
+        authenticator: DigestAuthenticator,
+        media: MediaFactory,
+        hooks: CallHooks,
+        dialer: Dialer,
+        sounds: SoundLibrary | None,
+        transports_flow: Callable[[TransportKind, Flow | None, Address], Flow | None],
+    ) -> None:
+        self.ctx = ctx
+        self.peers = peers
+        self.auth = authenticator
+        self.media = media
+        self.hooks = hooks
+        self.dialer = dialer
+        self.sounds = sounds
+        self.flow_to = transports_flow
+        self.registry = Registry()
+        self.legs: list[SipLeg] = []
+        ctx.forget = self._forget
+        self.calls_processed = 0
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _remember(self, leg: SipLeg) -> None:
+        self.legs.append(leg)
+        if leg.dialog is not None:
+            self.registry.by_dialog[leg.dialog.id] = leg
+            self.registry.by_call_id.setdefault(leg.dialog.call_id, []).append(leg)
+        if isinstance(leg, InboundLeg):
+            self.registry.by_invite[id(leg.tx)] = leg
+
+    def _index_dialog(self, leg: SipLeg) -> None:
+        if leg.dialog is not None and leg.dialog.id not in self.registry.by_dialog:
+            self.registry.by_dialog[leg.dialog.id] = leg
+            self.registry.by_call_id.setdefault(leg.dialog.call_id, []).append(leg)
+
+    def _forget(self, leg: SipLeg) -> None:
+        # Keep the dialog reachable a little while: late BYE/ACK/2xx retransmissions (64*T1).
+        self.ctx.scheduler.callLater(32.0, self._drop, leg)
+
+    def _drop(self, leg: SipLeg) -> None:
+        if leg in self.legs:
+            self.legs.remove(leg)
+        if leg.dialog is not None:
+            self.registry.by_dialog.pop(leg.dialog.id, None)
+            same = self.registry.by_call_id.get(leg.dialog.call_id)
+            if same is not None:
+                if leg in same:
+                    same.remove(leg)
+                if not same:
+                    del self.registry.by_call_id[leg.dialog.call_id]
+        if isinstance(leg, InboundLeg):
+            self.registry.by_invite.pop(id(leg.tx), None)
+
+    def active_calls(self, peer_name: str) -> int:
+        return sum(1 for leg in self.legs
+                   if not leg.terminated and leg.channel.peer_name == peer_name)
+
+    @property
+    def live_legs(self) -> list[SipLeg]:
+        return [leg for leg in self.legs if not leg.terminated]
+
+    # -- the endpoint's call hook ----------------------------------------------------------
+    def handle(
+        self, request: Request, flow: Flow, tx: ServerTransaction | None, now: float
+    ) -> bool:
+        method = request.method
+        if method == "ACK":
+            leg = self._leg_for(request)
+            if leg is not None:
+                leg.ack_received(request)
+            return True
+        if tx is None:
+            return True
+        if method == "CANCEL":
+            self._cancel(request, tx, now)
+            return True
+        if request.to.tag:
+            leg = self._leg_for(request)
+            if leg is None:
+                response = make_response(request, 481, "Call/Transaction Does Not Exist")
+                response.headers.add("Server", self.ctx.useragent)
+                tx.respond(response, now)
+                return True
+            if isinstance(leg, OutboundLeg):
+                self._index_dialog(leg)
+            leg.in_dialog_request(request, tx)
+            return True
+        if method == "INVITE":
+            self._invite(request, flow, tx, now)
+            return True
+        if method == "BYE":
+            response = make_response(request, 481, "Call/Transaction Does Not Exist")
+            tx.respond(response, now)
+            return True
+        return False
+
+    def response_without_transaction(self, response: Response) -> None:
+        """A 2xx retransmission after our INVITE transaction ended: ACK it again."""
+        if response.cseq.method != "INVITE" or not 200 <= response.status < 300:
+            return
+        for leg in self.registry.by_call_id.get(response.call_id, []):
+            if isinstance(leg, OutboundLeg) and leg.dialog is not None and (
+                leg.dialog.remote_tag == (response.to.tag or "")
+            ):
+                leg.retransmitted_2xx(response)
+                return
+
+    def _leg_for(self, request: Request) -> SipLeg | None:
+        key = (request.call_id, request.to.tag or "", request.from_.tag or "")
+        leg = self.registry.by_dialog.get(key)
+        if leg is not None:
+            return leg
+        # An outbound leg's dialog may exist only on the leg (early dialog not indexed yet).
+        for candidate in self.registry.by_call_id.get(request.call_id, []):
+            if candidate.dialog is not None and candidate.dialog.id == key:
+                return candidate
+        for candidate in self.legs:
+            if (
+                isinstance(candidate, OutboundLeg)
+                and candidate.dialog is not None
+                and candidate.dialog.id == key
+            ):
+                self._index_dialog(candidate)
+                return candidate
+        return None
+
+    def _cancel(self, cancel: Request, tx: ServerTransaction, now: float) -> None:
+        invite_tx = self.ctx.layer.find_invite(cancel)
+        leg = None if invite_tx is None else self.registry.by_invite.get(id(invite_tx))
+        if leg is None:
+            response = make_response(cancel, 481, "Call/Transaction Does Not Exist")
+            response.headers.add("Server", self.ctx.useragent)
+            tx.respond(response, now)
+            return
+        leg.cancelled(cancel, tx)
+
+    # -- inbound INVITE ----------------------------------------------------------------------
+    def _reject(self, request: Request, tx: ServerTransaction, status: int,
+                reason: str | None = None, extra: list[tuple[str, str]] | None = None) -> None:
+        response = make_response(request, status, reason, to_tag=self.ctx.tokens.hex(4))
+        response.headers.add("Server", self.ctx.useragent)
+        for name, value in extra or ():
+            response.headers.add(name, value)
+        tx.respond(response, self.ctx.scheduler.seconds())
+
+    def _challenge(self, request: Request, tx: ServerTransaction, now: float,
+                   stale: bool = False) -> None:
+        self._reject(request, tx, 401, None,
+                     [("WWW-Authenticate", self.auth.challenge(now, stale))])
+
+    def _authenticate(self, request: Request, tx: ServerTransaction, name: str,
+                      credentials: Credentials | None, now: float) -> bool:
+        """Digest for INVITE as chan_sip does it (401, never 407). True when authenticated."""
+        value = request.headers.get("Authorization")
+        try:
+            auth = None if value is None else Auth.parse(value)
+        except SipParseError:
+            self._reject(request, tx, 400, "Malformed Authorization header")
+            return False
+        result = self.auth.verify(auth, "INVITE", name, credentials, now)
+        if result is AuthResult.OK and credentials is not None:
+            return True
+        if result is AuthResult.MALFORMED:
+            self._reject(request, tx, 400, "Malformed Authorization header")
+        elif result is AuthResult.STALE:
+            self._challenge(request, tx, now, stale=True)
+        elif result in (AuthResult.MISSING, AuthResult.BAD_NONCE):
+            self._challenge(request, tx, now)
+        else:
+            log.log(25, "Failed to authenticate device %s for INVITE from %s",
+                    request.headers.get("From"), tx.flow.remote)
+            self._reject(request, tx, 403)
+        return False
+
+    def _match_peer(self, request: Request, flow: Flow) -> PeerConfig | None:
+        """chan_sip's ``check_peer_ok`` order: From user (user/friend), then source address."""
+        from_uri = request.from_.uri
+        if isinstance(from_uri, SipUri) and from_uri.user:
+            peer = self.peers.get(from_uri.user)
+            if peer is not None and peer.is_user:
+                return peer
+        return self.peers.match_source(flow.remote, flow.kind)
+
+    def _invite(self, request: Request, flow: Flow, tx: ServerTransaction, now: float) -> None:
+        uri = request.request_uri
+        if not isinstance(uri, SipUri):
+            self._reject(request, tx, 416, "Unsupported URI Scheme")
+            return
+        general = self.peers.general
+        peer = self._match_peer(request, flow)
+        guest = False
+        if peer is None:
+            if general.allowguest:
+                peer = self.peers.guest
+                guest = True
+            elif general.alwaysauthreject:
+                from_uri = request.from_.uri
+                name = from_uri.user or "" if isinstance(from_uri, SipUri) else ""
+                self._authenticate(request, tx, name or "anonymous", None, now)
+                return
+            else:
+                self._reject(request, tx, 403)
+                return
+        if not guest and not peer.acl.allows(flow.remote.host):
+            log.log(25, "Call from '%s' (%s) rejected by ACL", peer.name, flow.remote)
+            self._reject(request, tx, 403)
+            return
+        if not guest and (peer.secret or peer.md5secret) and not peer.insecure.invite:
+            credentials = Credentials(peer.secret, peer.md5secret)
+            if not self._authenticate(request, tx, peer.name, credentials, now):
+                return
+        if peer.call_limit and self.active_calls(peer.name) >= peer.call_limit:
+            log.log(25, "Call from '%s' rejected: call-limit %d reached", peer.name,
+                    peer.call_limit)
+            self._reject(request, tx, 480, "Temporarily Unavailable (Call limit)")
+            return
+        context = general.context if guest else peer.context
+        exten = _unescape(uri.user) if uri.user else "s"
+        dialplan = self.hooks.dialplan()
+        callerid_num = _caller_num(request, peer, guest)
+        if not dialplan.exists(context, exten, 1, callerid_num):
+            if general.allowoverlap and dialplan.match_more(context, exten, callerid_num):
+                self._reject(request, tx, 484, "Address Incomplete")
+            else:
+                log.log(25, "Call from '%s' (%s) to extension '%s' rejected because extension "
+                        "not found in context '%s'.", peer.name, flow.remote, exten, context)
+                self._reject(request, tx, 404, "Not Found")
+            return
+        policy = media_policy(peer)
+        offer: SessionDescription | None = None
+        if request.body:
+            try:
+                offer = SessionDescription.parse(request.body)
+            except Exception as e:
+                self._reject_sdp(request, tx, flow, f"unparseable SDP offer: {e}")
+                return
+        try:
+            media = self.media.create_leg(peer.name, policy, _family(flow))
+        except MediaError as e:
+            log.error("No media ports for a call from %s: %s", peer.name, e)
+            self._reject(request, tx, 503, "Service Unavailable")
+            return
+        local = media.local_media()
+        if offer is not None:
+            check = answer_offer(offer, policy, local)
+            if isinstance(check, NotAcceptable):
+                media.close()
+                self._reject_sdp(request, tx, flow, check.reason)
+                return
+        channel = Channel(
+            "SIP", peer.name, self.ctx.scheduler, context=context, exten=exten,
+            caller_id_name=_caller_name(request, peer, guest), caller_id_num=callerid_num,
+        )
+        channel.account_code = peer.accountcode
+        channel.variables.update(dict(peer.setvar))
+        channel.set_state("Ring")
+        sdp = SdpSession(policy, local, self.ctx.tokens)
+        leg = InboundLeg(self.ctx, channel, media, sdp, request, tx, flow)
+        leg.accept_offer()
+        channel.driver = leg
+        channel.media = media
+        channel.dialer = self.dialer
+        channel.sounds = self.sounds
+        media.on_dtmf = channel.digit_received
+        media.on_dead = lambda reason: _media_dead(channel, reason)
+        channel.sip_leg = leg  # type: ignore[attr-defined]
+        self._remember(leg)
+        self.calls_processed += 1
+        self.hooks.channel_created(channel)
+        log.info("Accepting call from '%s' to '%s' in context '%s' as %s", peer.name, exten,
+                 context, channel.name, extra={"channel": channel.name})
+        self.hooks.start_dialplan(channel, context, exten)
+
+    def _reject_sdp(self, request: Request, tx: ServerTransaction, flow: Flow,
+                    reason: str) -> None:
+        host = self.ctx.advertised(flow).host
+        log.log(25, "Rejecting call %s: %s", request.call_id, reason)
+        self._reject(request, tx, 488, "Not Acceptable Here",
+                     [("Warning", f'399 {host} "{reason}"')])
+
+    # -- outbound ------------------------------------------------------------------------------
+    def resolve(self, resource: str, now: float) -> tuple[list[DialTarget], int]:
+        """Dial string (after ``SIP/``) -> the legs to ring, or ([], cause) when impossible."""
+        exten: str | None = None
+        name = resource
+        if "/" in resource:
+            name, exten = resource.split("/", 1)
+        elif "@" in resource:
+            user, host = resource.split("@", 1)
+            if self.peers.get(host) is not None:
+                name, exten = host, user
+            else:
+                return self._direct(user, host)
+        peer = self.peers.get(name)
+        if peer is None:
+            if is_ip_literal(name.split(":")[0].strip("[]")) or "." in name:
+                return self._direct(None, name)
+            log.warning("Unable to create channel of type 'SIP' (cause 20 - Subscriber absent): "
+                        "no peer '%s'", name)
+            return [], causes.SUBSCRIBER_ABSENT
+        if not peer.is_peer:
+            return [], causes.SUBSCRIBER_ABSENT
+        if peer.call_limit and self.active_calls(peer.name) >= peer.call_limit:
+            return [], causes.USER_BUSY
+        targets: list[DialTarget] = []
+        bindings = self.peers.location.lookup(peer.name, now)
+        reaches = [self.peers.reach_binding(b) for b in bindings] if bindings else []
+        if not reaches:
+            static = self.peers.reach(peer.name, now)
+            if static is not None:
+                reaches = [static]
+        for reach in reaches:
+            uri = reach.uri
+            if exten is not None:
+                uri = _with_user(uri, exten)
+            targets.append(DialTarget(peer, reach, uri, peer.name))
+        if not targets:
+            return [], causes.SUBSCRIBER_ABSENT
+        return targets, 0
+
+    def _direct(self, user: str | None, hostport: str) -> tuple[list[DialTarget], int]:
+        host, _, port = hostport.rpartition(":") if hostport.count(":") == 1 else (hostport, "",
+                                                                                     "")
+        if not host:
+            host, port = hostport, ""
+        address = Address(host.strip("[]"), int(port) if port.isdigit() else 5060)
+        userpart = f"{user}@" if user else ""
+        uri = f"sip:{userpart}{bracket(address.host)}:{address.port}"
+        reach = Reach(uri, None, address, TransportKind.UDP, None)
+        return [DialTarget(None, reach, uri, address.host)], 0
+
+    def originate(
+        self, caller: Channel, target: DialTarget, codecs: list[str] | None
+    ) -> tuple[Channel, OutboundLeg] | int:
+        """Create the outbound channel and its leg (not started); an int is a failure cause."""
+        peer = target.peer or self.peers.guest
+        flow = self.flow_to(target.reach.kind, target.reach.flow, target.reach.address)
+        if flow is None:
+            return causes.SUBSCRIBER_ABSENT
+        policy = media_policy(peer, codecs)
+        if not policy.codecs:
+            log.warning("No codec in common to call %s from %s", peer.name, caller.name)
+            return causes.BEARERCAPABILITY_NOTAVAIL
+        try:
+            media = self.media.create_leg(peer.name, policy, _family(flow))
+        except MediaError as e:
+            log.error("No media ports to call %s: %s", peer.name, e)
+            return causes.CONGESTION
+        channel = Channel(
+            "SIP", target.display, self.ctx.scheduler, context=peer.context,
+            exten=caller.exten, caller_id_name=caller.caller_id_name,
+            caller_id_num=caller.caller_id_num, outbound=True,
+        )
+        channel.linkedid = caller.linkedid
+        channel.peer_name = peer.name
+        for key, value in caller.variables.items():
+            if key.startswith("__"):
+                channel.variables[key] = value
+            elif key.startswith("_"):
+                channel.variables[key[1:]] = value
+        sdp = SdpSession(policy, media.local_media(), self.ctx.tokens)
+        offer = sdp.create_offer()
+        local = self.ctx.advertised(flow)
+        from_user = peer.fromuser or caller.caller_id_num or "pbx"
+        from_host = peer.fromdomain or bracket(local.host)
+        display = caller.caller_id_name.replace('"', "")
+        from_ = f'"{display}" <sip:{from_user}@{from_host}>' if display else \
+            f"<sip:{from_user}@{from_host}>"
+        request = build_request(
+            "INVITE", target.request_uri, flow, local=local, from_=from_,
+            from_tag=self.ctx.tokens.hex(4), to=f"<{target.request_uri}>",
+            call_id=self.ctx.tokens.hex(16), cseq=102, branch=new_branch(self.ctx.tokens),
+            contact=f"<{contact_uri(flow, local, from_user)}>", user_agent=self.ctx.useragent,
+            extra=[("Allow", "INVITE, ACK, CANCEL, OPTIONS, BYE, REGISTER, INFO"),
+                   ("Content-Type", "application/sdp")],
+            body=offer.to_bytes(),
+        )
+        leg = OutboundLeg(self.ctx, channel, media, sdp, request, flow)
+        channel.driver = leg
+        channel.media = media
+        channel.sounds = self.sounds
+        media.on_dtmf = channel.digit_received
+        media.on_dead = lambda reason: _media_dead(channel, reason)
+        channel.sip_leg = leg  # type: ignore[attr-defined]
+        self.legs.append(leg)
+        self.registry.by_call_id.setdefault(request.call_id, []).append(leg)
+        self.hooks.channel_created(channel)
+        return channel, leg
+
+
+def _media_dead(channel: Channel, reason: str) -> None:
+    log.log(25, "Hanging up %s: %s", channel.name, reason, extra={"channel": channel.name})
+    channel.hangup(causes.NETWORK_OUT_OF_ORDER)
+
+
+def _family(flow: Flow) -> str:
+    return "IPv6" if ":" in flow.local.host else "IPv4"
+
+
+def _unescape(user: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(user)
+
+
+def _caller_num(request: Request, peer: PeerConfig, guest: bool) -> str:
+    if not guest and peer.callerid_num:
+        return peer.callerid_num
+    uri = request.from_.uri
+    return _unescape(uri.user) if isinstance(uri, SipUri) and uri.user else ""
+
+
+def _caller_name(request: Request, peer: PeerConfig, guest: bool) -> str:
+    if not guest and peer.callerid_name:
+        return peer.callerid_name
+    return request.from_.display_name or ""
+
+
+def _with_user(uri: str, user: str) -> str:
+    """``sip:x@host;params`` -> ``sip:user@host;params``."""
+    scheme, _, rest = uri.partition(":")
+    host = rest.split("@", 1)[1] if "@" in rest else rest
+    return f"{scheme}:{user}@{host}"

@@ -1,0 +1,692 @@
+"""The SIP side of one channel: an INVITE usage (RFC 3261 §13-§15) as a :class:`ChannelDriver`.
+
+:class:`InboundLeg` is the UAS of a call that arrived (the A leg): it answers with 180/183/200,
+retransmits its 2xx until the ACK (§13.3.1.4), handles CANCEL (§9.2: 200 to the CANCEL, 487 to
+the INVITE), BYE, re-INVITE (hold/unhold; 491 while one of ours is pending) and DTMF by INFO.
+:class:`OutboundLeg` is the UAC of a call pbx places (a B leg of ``Dial``): it sends the INVITE
+with our offer, reports 1xx/2xx/failures, ACKs every 2xx (retransmissions too), CANCELs only once
+a provisional response arrived (§9.1) and BYEs. Both negotiate SDP through
+:class:`pbx.sdp.negotiator.SdpSession` against their own :class:`~pbx.call.media.MediaLeg`, so
+media is anchored: each leg talks to pbx, the bridge joins them.
+
+Responses that refuse an offer carry chan_sip's ``488 Not Acceptable Here`` plus a
+``Warning: 399 <host> "<reason>"`` header naming the exact mismatch (RFC 3261 §20.43).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from twisted.internet.defer import Deferred, succeed
+
+from pbx.call.dialplan_api import Indication
+from pbx.core import causes
+from pbx.core.addr import Address
+from pbx.core.clock import Cancellable, Scheduler
+from pbx.core.errors import LocalProtocolError
+from pbx.core.tokens import TokenSource
+from pbx.sdp.model import SessionDescription
+from pbx.sdp.negotiator import NegotiatedMedia, NotAcceptable, SdpSession
+from pbx.sip.dialog import Dialog
+from pbx.sip.flow import Flow
+from pbx.sip.message import Request, Response, SipParseError, make_response
+from pbx.sip.transaction.base import ClientTransaction, ServerTransaction
+from pbx.sip.transaction.layer import TransactionLayer
+from pbx.sip.ua import new_branch
+
+if TYPE_CHECKING:
+    from pbx.call.channel import Channel
+    from pbx.call.media import MediaLeg
+
+log = logging.getLogger(__name__)
+
+T1 = 0.5
+T2 = 4.0
+ALLOW = "INVITE, ACK, CANCEL, OPTIONS, BYE, REGISTER, INFO"
+SDP = "application/sdp"
+
+
+@dataclass
+class LegContext:
+    """What every leg of the process shares."""
+
+    layer: TransactionLayer
+    scheduler: Scheduler
+    tokens: TokenSource
+    useragent: str
+    advertised: Callable[[Flow], Address]
+    kick: Callable[[], None]
+    """Flush the transaction layer's outputs and re-arm its timer (after any send)."""
+    forget: Callable[[SipLeg], None]
+    """Drop the leg from the call registry once it is over."""
+
+
+class SipLeg:
+    """Shared machinery of inbound and outbound legs."""
+
+    def __init__(
+        self, ctx: LegContext, channel: Channel, media: MediaLeg, sdp: SdpSession
+    ) -> None:
+        self.ctx = ctx
+        self.channel = channel
+        self.media = media
+        self.sdp = sdp
+        self.dialog: Dialog | None = None
+        self.terminated = False
+        self.hold_remote = False
+        self._reinvite: ClientTransaction | None = None
+        self.peer_hold_changed: Callable[[bool], None] | None = None
+        self.last_message = ""
+        self.remote_user_agent = ""
+
+    # -- helpers ---------------------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        return self.ctx.scheduler.seconds()
+
+    @property
+    def call_id(self) -> str:
+        return self.dialog.call_id if self.dialog is not None else ""
+
+    def _sdp_body(self, sdp: SessionDescription) -> bytes:
+        return sdp.to_bytes()
+
+    def _configure(self, negotiated: NegotiatedMedia) -> None:
+        try:
+            self.media.configure(negotiated)
+        except Exception:
+            log.exception("media setup failed on %s", self.channel.name,
+                          extra={"channel": self.channel.name})
+
+    def _send_in_dialog(self, method: str, body: bytes = b"",
+                        extra: list[tuple[str, str]] | None = None) -> ClientTransaction | None:
+        dialog = self.dialog
+        if dialog is None:
+            return None
+        local = self.ctx.advertised(dialog.flow)
+        headers = list(extra or ())
+        if body:
+            headers.append(("Content-Type", SDP))
+        request = dialog.create_request(
+            method, local, new_branch(self.ctx.tokens), user_agent=self.ctx.useragent,
+            extra=headers, body=body,
+        )
+        self.last_message = method
+        tx = self.ctx.layer.send_request(request, dialog.flow, self.now)
+        self.ctx.kick()
+        return tx
+
+    def send_bye(self) -> None:
+        tx = self._send_in_dialog("BYE")
+        if tx is not None:
+            tx.on_response = lambda r: None
+
+    def finish(self) -> None:
+        """The leg is over: forget it (the channel records the cause itself)."""
+        if self.terminated:
+            return
+        self.terminated = True
+        self.ctx.forget(self)
+
+    # -- in-dialog requests common to both sides (§12.2.2) ---------------------------------
+    def in_dialog_request(self, request: Request, tx: ServerTransaction) -> None:
+        dialog = self.dialog
+        if dialog is None:
+            tx.respond(self._reply(request, 481, "Call/Transaction Does Not Exist"), self.now)
+            self.ctx.kick()
+            return
+        if not dialog.accept_remote_cseq(request):
+            tx.respond(self._reply(request, 500, "Server Internal Error"), self.now)
+            self.ctx.kick()
+            return
+        self.last_message = request.method
+        method = request.method
+        if method == "BYE":
+            tx.respond(self._reply(request, 200), self.now)
+            self.ctx.kick()
+            self._remote_hangup(causes.NORMAL_CLEARING)
+        elif method == "INVITE":
+            self._reinvite_received(request, tx)
+        elif method == "INFO":
+            self._info(request, tx)
+        elif method in ("OPTIONS", "UPDATE") and not request.body:
+            tx.respond(self._reply(request, 200), self.now)
+            self.ctx.kick()
+        else:
+            response = self._reply(request, 501 if method != "UPDATE" else 501)
+            response.headers.add("Allow", ALLOW)
+            tx.respond(response, self.now)
+            self.ctx.kick()
+
+    def _reply(self, request: Request, status: int, reason: str | None = None) -> Response:
+        tag = self.dialog.local_tag if self.dialog is not None else None
+        response = make_response(request, status, reason, to_tag=tag)
+        response.headers.add("Server", self.ctx.useragent)
+        return response
+
+    def _info(self, request: Request, tx: ServerTransaction) -> None:
+        """SIP INFO DTMF (``dtmfmode=info``): application/dtmf-relay ``Signal=5``."""
+        ctype = (request.content_type or "").lower()
+        digit = None
+        if ctype.startswith("application/dtmf-relay"):
+            for line in request.body.decode("utf-8", "replace").splitlines():
+                key, _, value = line.partition("=")
+                if key.strip().lower() == "signal":
+                    digit = value.strip()[:1]
+        elif ctype.startswith("application/dtmf"):
+            digit = request.body.decode("utf-8", "replace").strip()[:1]
+        tx.respond(self._reply(request, 200), self.now)
+        self.ctx.kick()
+        if digit:
+            digit = {"10": "*", "11": "#"}.get(digit, digit).upper()
+            self.channel.digit_received(digit)
+
+    def _reinvite_received(self, request: Request, tx: ServerTransaction) -> None:
+        """A re-INVITE: hold/unhold or a new offer (RFC 3264 §8); 491 on glare (§14.2)."""
+        if self._reinvite is not None:
+            response = self._reply(request, 491, "Request Pending")
+            tx.respond(response, self.now)
+            self.ctx.kick()
+            return
+        assert self.dialog is not None
+        self.dialog.update_target(request)
+        if not request.body:
+            # An offerless re-INVITE: we offer in the 200, the answer comes in the ACK.
+            offer = self.sdp.create_offer()
+            self._respond_2xx(request, tx, offer.to_bytes())
+            self._awaiting_ack_answer = True
+            return
+        try:
+            offer = SessionDescription.parse(request.body)
+        except SipParseError:
+            raise
+        except Exception as e:
+            self._reject_offer(request, tx, f"unparseable SDP: {e}")
+            return
+        self.sdp.receive_offer(offer)
+        result = self.sdp.create_answer()
+        if isinstance(result, NotAcceptable):
+            self._reject_offer(request, tx, result.reason)
+            return
+        answer, negotiated = result
+        self._respond_2xx(request, tx, answer.to_bytes())
+        self._configure(negotiated)
+        held = not negotiated.recv
+        if held != self.hold_remote:
+            self.hold_remote = held
+            log.info("%s %s", self.channel.name, "put the call on hold" if held else
+                     "took the call off hold", extra={"channel": self.channel.name})
+            if self.peer_hold_changed is not None:
+                self.peer_hold_changed(held)
+
+    def _reject_offer(self, request: Request, tx: ServerTransaction, reason: str) -> None:
+        response = self._reply(request, 488, "Not Acceptable Here")
+        host = self.ctx.advertised(tx.flow).host
+        response.headers.add("Warning", f'399 {host} "{reason}"')
+        tx.respond(response, self.now)
+        self.ctx.kick()
+        log.log(25, "Rejecting SDP from %s: %s", self.channel.name, reason,
+                extra={"channel": self.channel.name})
+
+    def _respond_2xx(self, request: Request, tx: ServerTransaction, body: bytes) -> None:
+        response = self._reply(request, 200)
+        assert self.dialog is not None
+        response.headers.add("Contact", self.dialog.local_contact)
+        response.headers.add("Allow", ALLOW)
+        response.headers.add("Content-Type", SDP)
+        response.body = body
+        tx.respond(response, self.now)
+        self.ctx.kick()
+
+    _awaiting_ack_answer = False
+
+    def ack_received(self, request: Request) -> None:
+        """An ACK in this dialog: for a delayed-offer exchange it carries the answer."""
+        if self._awaiting_ack_answer and request.body:
+            self._awaiting_ack_answer = False
+            try:
+                answer = SessionDescription.parse(request.body)
+            except Exception:
+                log.warning("unparseable SDP answer in ACK on %s", self.channel.name)
+                return
+            result = self.sdp.receive_answer(answer)
+            if isinstance(result, NotAcceptable):
+                log.warning("SDP answer in ACK refused on %s: %s", self.channel.name,
+                            result.reason)
+                self.channel.hangup(causes.BEARERCAPABILITY_NOTAVAIL)
+                return
+            self._configure(result)
+
+    def hold(self, on: bool) -> None:
+        """Re-INVITE the peer with ``sendonly`` (hold) or ``sendrecv`` (unhold)."""
+        if self.dialog is None or self._reinvite is not None or self.terminated:
+            return
+        if self.sdp.state.name != "DONE":
+            return
+        offer = self.sdp.create_offer(hold=on)
+        tx = self._send_in_dialog("INVITE", offer.to_bytes())
+        if tx is None:
+            return
+        self._reinvite = tx
+
+        def response(resp: Response) -> None:
+            if resp.status < 200:
+                return
+            self._reinvite = None
+            if resp.status >= 300:
+                self.sdp.cancel_offer()
+                return
+            self._ack(resp)
+            if resp.body:
+                try:
+                    result = self.sdp.receive_answer(SessionDescription.parse(resp.body))
+                except Exception:
+                    log.warning("bad SDP in re-INVITE answer on %s", self.channel.name)
+                    return
+                if not isinstance(result, NotAcceptable):
+                    self._configure(result)
+
+        tx.on_response = response
+        tx.on_timeout = lambda: setattr(self, "_reinvite", None)
+
+    def _ack(self, response: Response) -> None:
+        """ACK a 2xx (§13.2.2.4): a new transaction-less request with the INVITE's CSeq."""
+        dialog = self.dialog
+        if dialog is None:
+            return
+        dialog.update_target(response)
+        local = self.ctx.advertised(dialog.flow)
+        ack = dialog.create_request("ACK", local, new_branch(self.ctx.tokens),
+                                    user_agent=self.ctx.useragent, cseq=response.cseq.seq)
+        data = bytes(ack)
+        dialog.pending_acks[response.cseq.seq] = data
+        self.ctx.layer.send_stateless(ack, dialog.flow)
+        self.ctx.kick()
+
+    def retransmitted_2xx(self, response: Response) -> None:
+        """A 2xx again (our ACK was lost): send the same ACK again (§13.2.2.4)."""
+        dialog = self.dialog
+        if dialog is None:
+            return
+        data = dialog.pending_acks.get(response.cseq.seq)
+        if data is not None:
+            self.ctx.layer.send_stateless(_Raw(data), dialog.flow)  # type: ignore[arg-type]
+            self.ctx.kick()
+
+    def _remote_hangup(self, cause: int) -> None:
+        self.finish()
+        self.channel.ended(cause)
+
+
+class _Raw:
+    """Bytes that quack like a message for ``send_stateless`` (a stored ACK)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def __bytes__(self) -> bytes:
+        return self._data
+
+
+class InboundLeg(SipLeg):
+    """The UAS of an incoming call (chan_sip's incoming ``SIP/peer-…`` channel)."""
+
+    def __init__(
+        self,
+        ctx: LegContext,
+        channel: Channel,
+        media: MediaLeg,
+        sdp: SdpSession,
+        invite: Request,
+        tx: ServerTransaction,
+        flow: Flow,
+    ) -> None:
+        super().__init__(ctx, channel, media, sdp)
+        self.invite = invite
+        self.tx = tx
+        local = ctx.advertised(flow)
+        from pbx.sip.ua import contact_uri
+
+        contact = f"<{contact_uri(flow, local)}>"
+        self.dialog = Dialog.from_uas(invite, ctx.tokens.hex(4), contact, flow)
+        self.offer_in_invite = bool(invite.body)
+        self.sent_180 = False
+        self.early_media = False
+        self.answered = False
+        self.confirmed = False
+        self._answer_waiters: list[Deferred[None]] = []
+        self._retransmit: Cancellable | None = None
+        self._interval = T1
+        self._giveup_at = 0.0
+        self._final: Response | None = None
+        self.remote_user_agent = invite.headers.get("User-Agent") or ""
+        tx.on_timeout = self._no_ack
+        tx.on_transport_error = lambda: self._remote_hangup(causes.NETWORK_OUT_OF_ORDER)
+
+    def accept_offer(self) -> NotAcceptable | None:
+        """Process the INVITE's offer now (before the dialplan runs): refused -> reason."""
+        if not self.offer_in_invite:
+            return None
+        try:
+            offer = SessionDescription.parse(self.invite.body)
+        except Exception as e:
+            return NotAcceptable(f"unparseable SDP offer: {e}")
+        self.sdp.receive_offer(offer)
+        return None
+
+    def _answer_sdp(self) -> bytes | NotAcceptable:
+        """Our SDP for a 183/200: the answer to the INVITE's offer, or our offer."""
+        if self.sdp.state.name == "REMOTE_OFFER":
+            result = self.sdp.create_answer()
+            if isinstance(result, NotAcceptable):
+                return result
+            answer, negotiated = result
+            self._configure(negotiated)
+            return answer.to_bytes()
+        if self.sdp.local_sdp is not None:
+            return self.sdp.local_sdp.to_bytes()
+        # Delayed offer (no SDP in the INVITE): we offer, the answer comes in the ACK.
+        self._awaiting_ack_answer = True
+        return self.sdp.create_offer().to_bytes()
+
+    # -- ChannelDriver -----------------------------------------------------------------------
+    def answer(self) -> Deferred[None]:
+        if self.answered or self.terminated:
+            return succeed(None)
+        body = self._answer_sdp()
+        if isinstance(body, NotAcceptable):
+            self._fail_offer(body.reason)
+            return succeed(None)
+        response = self._reply(self.invite, 200)
+        assert self.dialog is not None
+        response.headers.add("Contact", self.dialog.local_contact)
+        response.headers.add("Allow", ALLOW)
+        response.headers.add("Content-Type", SDP)
+        response.body = body
+        self._final = response
+        self.answered = True
+        self.last_message = "200"
+        self.tx.respond(response, self.now)
+        self.ctx.kick()
+        self.channel.set_state("Up")
+        if not self.tx.flow.reliable:
+            self._giveup_at = self.now + 64 * T1
+            self._retransmit = self.ctx.scheduler.callLater(T1, self._resend_2xx)
+        else:
+            self._giveup_at = self.now + 64 * T1
+            self._retransmit = self.ctx.scheduler.callLater(64 * T1, self._resend_2xx)
+        return succeed(None)
+
+    def _resend_2xx(self) -> None:
+        """§13.3.1.4: retransmit the 2xx, doubling up to T2, until the ACK or 64*T1."""
+        self._retransmit = None
+        if self.confirmed or self.terminated or self._final is None:
+            return
+        if self.now >= self._giveup_at:
+            log.warning("No ACK for 200 OK on %s; hanging up", self.channel.name,
+                        extra={"channel": self.channel.name})
+            self.send_bye()
+            self._remote_hangup(causes.NO_USER_RESPONSE)
+            return
+        try:
+            self.tx.respond(self._final, self.now)
+        except LocalProtocolError:
+            return
+        self.ctx.kick()
+        self._interval = min(self._interval * 2, T2)
+        self._retransmit = self.ctx.scheduler.callLater(self._interval, self._resend_2xx)
+
+    def _no_ack(self) -> None:
+        if not self.confirmed and not self.terminated and not self.answered:
+            self._remote_hangup(causes.NO_USER_RESPONSE)
+
+    def ack_received(self, request: Request) -> None:
+        if not self.confirmed:
+            self.confirmed = True
+            if self._retransmit is not None and self._retransmit.active():
+                self._retransmit.cancel()
+            self._retransmit = None
+            self.last_message = "ACK"
+        super().ack_received(request)
+
+    def indicate(self, what: Indication) -> None:
+        if self.terminated:
+            return
+        if what == "ringing":
+            if self.answered or self.sent_180:
+                return
+            self.sent_180 = True
+            self._provisional(180, None)
+            if self.channel.state in ("Down", "Ring"):
+                self.channel.set_state("Ringing")
+        elif what == "progress":
+            if self.answered or self.early_media:
+                return
+            body = self._answer_sdp()
+            if isinstance(body, NotAcceptable):
+                self._fail_offer(body.reason)
+                return
+            self.early_media = True
+            self._provisional(183, body)
+        elif what in ("busy", "congestion") and not self.answered:
+            cause = causes.USER_BUSY if what == "busy" else causes.CONGESTION
+            self.channel.hangup(cause)
+
+    def _provisional(self, status: int, body: bytes | None) -> None:
+        response = self._reply(self.invite, status)
+        assert self.dialog is not None
+        response.headers.add("Contact", self.dialog.local_contact)
+        if body is not None:
+            response.headers.add("Content-Type", SDP)
+            response.body = body
+        self.last_message = str(status)
+        self.tx.respond(response, self.now)
+        self.ctx.kick()
+
+    def hangup(self, cause: int) -> None:
+        if self.terminated:
+            return
+        if self.answered:
+            if self._retransmit is not None and self._retransmit.active():
+                self._retransmit.cancel()
+            self.send_bye()
+        else:
+            status, reason = causes.cause_to_sip(cause)
+            response = self._reply(self.invite, status, reason)
+            if status == 480 and cause == causes.USER_BUSY:
+                pass
+            try:
+                self.tx.respond(response, self.now)
+            except LocalProtocolError:
+                pass
+            self.last_message = str(status)
+            self.ctx.kick()
+        self.finish()
+
+    def _fail_offer(self, reason: str) -> None:
+        """Nothing in the offer is acceptable: 488 with the reason (and hang up)."""
+        response = self._reply(self.invite, 488, "Not Acceptable Here")
+        host = self.ctx.advertised(self.tx.flow).host
+        response.headers.add("Warning", f'399 {host} "{reason}"')
+        self.channel.userfield = reason
+        log.log(25, "Call %s: %s", self.channel.name, reason, extra={"channel": self.channel.name})
+        try:
+            self.tx.respond(response, self.now)
+        except LocalProtocolError:
+            pass
+        self.ctx.kick()
+        self.finish()
+        self.channel.ended(causes.BEARERCAPABILITY_NOTAVAIL)
+
+    def cancelled(self, cancel: Request, cancel_tx: ServerTransaction) -> None:
+        """§9.2: 200 to the CANCEL; 487 to the INVITE if still unanswered."""
+        cancel_tx.respond(make_response(cancel, 200, to_tag=self.dialog.local_tag
+                                        if self.dialog else None), self.now)
+        if not self.answered and not self.terminated:
+            response = self._reply(self.invite, 487, "Request Terminated")
+            try:
+                self.tx.respond(response, self.now)
+            except LocalProtocolError:
+                pass
+            self.last_message = "CANCEL"
+            self.ctx.kick()
+            self._remote_hangup(causes.NORMAL_CLEARING)
+        else:
+            self.ctx.kick()
+
+
+class OutboundLeg(SipLeg):
+    """The UAC of a call pbx places (a ``Dial()`` target)."""
+
+    def __init__(
+        self,
+        ctx: LegContext,
+        channel: Channel,
+        media: MediaLeg,
+        sdp: SdpSession,
+        request: Request,
+        flow: Flow,
+    ) -> None:
+        super().__init__(ctx, channel, media, sdp)
+        self.request = request
+        self.flow = flow
+        self.tx: ClientTransaction | None = None
+        self.provisional = False
+        self.answered = False
+        self.cancel_pending = False
+        self.on_ringing: Callable[[], None] | None = None
+        self.on_progress: Callable[[], None] | None = None
+        self.on_answer: Callable[[], None] | None = None
+        self.on_failure: Callable[[int, int, str], None] | None = None
+        """(Q.850 cause, SIP status, reason phrase)."""
+
+    def start(self) -> None:
+        self.last_message = "INVITE"
+        self.tx = self.ctx.layer.send_request(self.request, self.flow, self.now)
+        self.tx.on_response = self._response
+        self.tx.on_timeout = lambda: self._failed(causes.NO_USER_RESPONSE, 408, "Request Timeout")
+        self.tx.on_transport_error = lambda: self._failed(
+            causes.DESTINATION_OUT_OF_ORDER, 503, "Service Unavailable")
+        self.ctx.kick()
+
+    def _response(self, response: Response) -> None:
+        if self.terminated and response.status < 200:
+            return
+        status = response.status
+        self.last_message = str(status)
+        if status < 200:
+            if status == 100:
+                return
+            self.provisional = True
+            if response.to.tag and self.dialog is None:
+                self.dialog = Dialog.from_uac(self.request, response, self.flow)
+            if self.cancel_pending:
+                self._send_cancel()
+                return
+            if response.body and self.sdp.state.name == "LOCAL_OFFER":
+                self._take_answer(response)
+            if status in (180, 181, 182):
+                self.channel.set_state("Ringing")
+                if self.on_ringing is not None:
+                    self.on_ringing()
+            elif status == 183 and self.on_progress is not None:
+                self.on_progress()
+            return
+        if 200 <= status < 300:
+            if self.answered:
+                self.retransmitted_2xx(response)
+                return
+            self.dialog = Dialog.from_uac(self.request, response, self.flow)
+            self.remote_user_agent = response.headers.get("Server") or ""
+            self._ack(response)
+            if self.terminated or self.cancel_pending:
+                # Answered after we gave up: ACK then BYE (§15).
+                self.send_bye()
+                return
+            self.answered = True
+            if self.sdp.state.name == "LOCAL_OFFER":
+                if not response.body:
+                    self.send_bye()
+                    self._failed(causes.BEARERCAPABILITY_NOTAVAIL, 488, "No SDP answer")
+                    return
+                if not self._take_answer(response):
+                    return
+            self.channel.set_state("Up")
+            if self.on_answer is not None:
+                self.on_answer()
+            return
+        self.sdp.cancel_offer() if self.sdp.state.name == "LOCAL_OFFER" else None
+        self._failed(causes.sip_to_cause(status), status, response.reason)
+
+    def _take_answer(self, response: Response) -> bool:
+        try:
+            answer = SessionDescription.parse(response.body)
+        except Exception as e:
+            reason = f"unparseable SDP answer: {e}"
+        else:
+            result = self.sdp.receive_answer(answer)
+            if not isinstance(result, NotAcceptable):
+                self._configure(result)
+                return True
+            reason = result.reason
+        log.log(25, "SDP answer refused on %s: %s", self.channel.name, reason,
+                extra={"channel": self.channel.name})
+        if response.status >= 200:
+            self.send_bye()
+        else:
+            self.cancel()
+        self._failed(causes.BEARERCAPABILITY_NOTAVAIL, 488, reason)
+        return False
+
+    def _failed(self, cause: int, status: int, reason: str) -> None:
+        if self.terminated:
+            return
+        self.finish()
+        if self.on_failure is not None:
+            self.on_failure(cause, status, reason)
+        self.channel.ended(cause)
+
+    # -- ChannelDriver -----------------------------------------------------------------------
+    def answer(self) -> Deferred[None]:
+        return succeed(None)
+
+    def indicate(self, what: Indication) -> None:
+        return
+
+    def hangup(self, cause: int) -> None:
+        if self.terminated:
+            return
+        if self.answered:
+            self.send_bye()
+        else:
+            self.cancel()
+        self.finish()
+
+    def cancel(self) -> None:
+        """CANCEL the INVITE; before any provisional response, wait for one (§9.1)."""
+        if self.answered:
+            return
+        self.cancel_pending = True
+        if self.provisional:
+            self._send_cancel()
+
+    def _send_cancel(self) -> None:
+        """§9.1: same Request-URI, Call-ID, To, From, CSeq number and top Via as the INVITE."""
+        from pbx.sip.headers import Headers
+
+        headers = Headers()
+        invite = self.request
+        headers.add("Via", invite.headers.get_all("Via")[0])
+        headers.add("Max-Forwards", "70")
+        headers.add("From", invite.headers.get("From") or "")
+        headers.add("To", invite.headers.get("To") or "")
+        headers.add("Call-ID", invite.call_id)
+        headers.add("CSeq", f"{invite.cseq.seq} CANCEL")
+        headers.add("User-Agent", self.ctx.useragent)
+        cancel = Request("CANCEL", invite.uri, headers)
+        tx = self.ctx.layer.send_request(cancel, self.flow, self.now)
+        tx.on_response = lambda r: None
+        self.ctx.kick()
