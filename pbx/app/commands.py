@@ -19,11 +19,13 @@ from pbx import __version__
 from pbx.adapters.http import http_status
 from pbx.app.console import CommandError
 from pbx.app.service import format_duration
-from pbx.call import sip_show
+from pbx.call import channel_show, sip_show
 from pbx.config.logger_conf import parse_logger_conf
 from pbx.config.schema import Diagnostics, read_optional_config
 from pbx.config.sip_conf import load_sip_conf
+from pbx.core import causes
 from pbx.core.errors import ConfigErrors
+from pbx.dialplan.show import show_applications, show_dialplan, show_functions
 
 if TYPE_CHECKING:
     from pbx.app.service import Pbx
@@ -74,6 +76,56 @@ def register_commands(pbx: Pbx) -> None:
     c.add("http show status", lambda a: _http_status(pbx), "Display HTTP server status")
     c.add("sip reload", lambda a: _sip_reload(pbx), "Reload SIP configuration")
     c.add("logger reload", lambda a: _logger_reload(pbx), "Reopen log files, re-read logger.conf")
+    c.add(
+        "core show channels",
+        lambda a: _channels(pbx, a),
+        "Display information on channels",
+        "Usage: core show channels [concise|verbose|count]",
+    )
+    c.add(
+        "core show calls",
+        lambda a: channel_show.show_calls(pbx.calls.channels, pbx.calls.calls_processed),
+        "Display information on calls",
+    )
+    c.add(
+        "channel request hangup",
+        lambda a: _hangup(pbx, a),
+        "Request a hangup on a given channel",
+        "Usage: channel request hangup <channel>|<all>",
+    )
+    c.add(
+        "sip show channels",
+        lambda a: channel_show.show_sip_channels(pbx.calls.channels),
+        "List active SIP channels",
+    )
+    c.add(
+        "sip show channelstats",
+        lambda a: channel_show.show_channelstats(pbx.calls.channels, pbx.reactor.seconds()),
+        "List statistics for active SIP channels",
+    )
+    c.add(
+        "dialplan show",
+        lambda a: show_dialplan(pbx.calls.dialplan, a[0] if a else None),
+        "Show dialplan",
+        "Usage: dialplan show [[exten@]context]",
+    )
+    c.add(
+        "dialplan reload",
+        lambda a: _dialplan_reload(pbx),
+        "Reload extensions and *only* extensions",
+    )
+    c.add(
+        "core show applications",
+        lambda a: show_applications(pbx.calls.engine.services.applications, _like(a)),
+        "Shows registered dialplan applications",
+        "Usage: core show applications [like <text>]",
+    )
+    c.add(
+        "core show functions",
+        lambda a: show_functions(pbx.calls.engine.services.functions, _like(a)),
+        "Shows registered dialplan functions",
+        "Usage: core show functions [like <text>]",
+    )
     c.add(
         "database show",
         lambda a: _db_show(pbx, a),
@@ -221,6 +273,44 @@ def _logger_reload(pbx: Pbx) -> str:
         return "\n".join(str(e) for e in diag.errors) + "\nlogger.conf has errors: no changes."
     pbx.reload_logger(settings)
     return "Logger reloaded: " + ", ".join(c.name for c in settings.channels)
+
+
+def _like(args: list[str]) -> str | None:
+    return args[1] if len(args) == 2 and args[0] == "like" else None
+
+
+def _channels(pbx: Pbx, args: list[str]) -> str:
+    mode = args[0].lower() if args else ""
+    if mode not in ("", "concise", "verbose", "count"):
+        raise CommandError("Usage: core show channels [concise|verbose|count]")
+    return channel_show.show_channels(
+        pbx.calls.channels, pbx.calls.calls_processed, pbx.reactor.seconds(), mode
+    )
+
+
+def _hangup(pbx: Pbx, args: list[str]) -> str:
+    if len(args) != 1:
+        raise CommandError("Usage: channel request hangup <channel>|<all>")
+    if args[0] == "all":
+        count = pbx.calls.hangup_all()
+        return f"Requested Hangup on {count} channel{'s' if count != 1 else ''}"
+    channel = pbx.calls.find(args[0])
+    if channel is None:
+        return f"{args[0]} is not a known channel"
+    log.log(25, "Hangup of %s requested from the console", channel.name)
+    channel.hangup(causes.NORMAL_CLEARING)
+    return f"Requested Hangup on channel '{channel.name}'"
+
+
+def _dialplan_reload(pbx: Pbx) -> str:
+    errors = pbx.calls.reload()
+    if errors:
+        return "\n".join(errors) + "\nextensions.conf has errors: the running dialplan is kept."
+    extensions, priorities = pbx.calls.dialplan.counts()
+    return (
+        f"Dialplan reloaded: {extensions} extensions ({priorities} priorities) in "
+        f"{len(pbx.calls.dialplan.contexts)} contexts."
+    )
 
 
 def _db_show(pbx: Pbx, args: list[str]) -> str:
