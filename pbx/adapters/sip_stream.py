@@ -14,7 +14,7 @@ from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 
 from pbx.adapters.sip_transport import SipTransportHub
-from pbx.core.addr import Address, TransportKind
+from pbx.core.addr import Address, TransportKind, unmap_ipv4
 from pbx.sip.flow import Flow
 from pbx.sip.framing import Keepalive, StreamFramer
 from pbx.sip.message import SipParseError
@@ -78,4 +78,4 @@ class SipStreamFactory(Factory):
 def _address(addr: IAddress) -> Address:
     host = getattr(addr, "host", "0.0.0.0")
     port = getattr(addr, "port", 0)
-    return Address(str(host), int(port))
+    return Address(unmap_ipv4(str(host)), int(port))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import secrets
 import socket
 from collections.abc import Callable
 from typing import Protocol
@@ -164,13 +165,16 @@ class SipTransportHub:
             log.warning(
                 "Rejecting %r from %s: %s %s", first_line, flow, error.response_hint, error.message
             )
-            response = make_response(partial, error.response_hint, _reason(error))
-            response.headers.add("Server", self.useragent)
             try:
                 stamp_received(partial, flow)
                 target = response_flow(partial, flow)
             except SipParseError:
                 target = flow
+            # §8.2.6.2: a final response carries a To tag.
+            response = make_response(
+                partial, error.response_hint, _reason(error), to_tag=secrets.token_hex(4)
+            )
+            response.headers.add("Server", self.useragent)
             self.send(bytes(response), target)
         else:
             self.dropped += 1

@@ -8,7 +8,7 @@ from twisted.internet.interfaces import IReactorUDP
 from twisted.internet.protocol import DatagramProtocol
 
 from pbx.adapters.sip_transport import SipTransportHub
-from pbx.core.addr import Address, TransportKind
+from pbx.core.addr import Address, TransportKind, unmap_ipv4
 from pbx.sip.flow import Flow
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,9 @@ class SipUdpProtocol(DatagramProtocol):
     def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:  # noqa: N802
         if data in _KEEPALIVES or not data.strip():
             return
-        flow = Flow(TransportKind.UDP, self.local, Address(addr[0], addr[1]))
+        # A dual-stack [::] socket reports IPv4 peers as ::ffff:a.b.c.d; pbx shows and stores
+        # them as plain IPv4 (and maps them back when sending).
+        flow = Flow(TransportKind.UDP, self.local, Address(unmap_ipv4(addr[0]), addr[1]))
         try:
             self.hub.receive(data, flow)
         except Exception:
@@ -35,6 +37,8 @@ class SipUdpProtocol(DatagramProtocol):
     def write(self, data: bytes, addr: tuple[str, int]) -> None:
         if self.transport is None:
             return
+        if self.local.host == "::" and ":" not in addr[0]:
+            addr = (f"::ffff:{addr[0]}", addr[1])
         try:
             self.transport.write(data, addr)
         except OSError as e:

@@ -35,7 +35,7 @@ from wsproto.handshake import H11Handshake
 from wsproto.utilities import RemoteProtocolError as WsProtocolError
 
 from pbx.adapters.sip_transport import SipTransportHub
-from pbx.core.addr import Address, TransportKind
+from pbx.core.addr import Address, TransportKind, unmap_ipv4
 from pbx.core.clock import Cancellable, Scheduler
 from pbx.sip.flow import Flow
 from pbx.sip.framing import check_websocket_frame, is_keepalive
@@ -137,16 +137,18 @@ class SipWebSocket(Protocol):
         self.hub.remove_connection(self)
         if self._closed_hook is not None:
             self._closed_hook(self)
-        log.info("WebSocket %s connection from %s closed", self.kind.value.upper(),
-                 self.flow.remote)
+        log.info(
+            "WebSocket %s connection from %s closed", self.kind.value.upper(), self.flow.remote
+        )
 
     # -- messages ------------------------------------------------------------------------
     def _message_part(self, data: str | bytes | bytearray, finished: bool) -> None:
         self._parts.append(data)
         self._size += len(data)
         if self._size > self.hub.max_size:
-            log.warning("WebSocket message from %s exceeds %d bytes; closing", self.flow,
-                        self.hub.max_size)
+            log.warning(
+                "WebSocket message from %s exceeds %d bytes; closing", self.flow, self.hub.max_size
+            )
             self.close(1009)
             return
         if not finished:
@@ -195,8 +197,13 @@ class SipWebSocket(Protocol):
             return
         silent = self.clock.seconds() - self._last_heard
         if silent >= self.keep_alive:
-            log.log(25, "WebSocket %s from %s silent for %.0f s; closing", self.kind.value,
-                    self.flow.remote, silent)
+            log.log(
+                25,
+                "WebSocket %s from %s silent for %.0f s; closing",
+                self.kind.value,
+                self.flow.remote,
+                silent,
+            )
             self._abort()
             return
         self._write(self.ws.send(Ping(b"pbx")))
@@ -241,4 +248,4 @@ def upgrade(
 
 
 def _address(addr: IAddress) -> Address:
-    return Address(str(getattr(addr, "host", "0.0.0.0")), int(getattr(addr, "port", 0)))
+    return Address(unmap_ipv4(str(getattr(addr, "host", "0.0.0.0"))), int(getattr(addr, "port", 0)))

@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     from pbx.config.settings import load_settings
     from pbx.core.errors import ConfigErrors
 
+    if args.remote or args.execute:
+        # Like asterisk -rx, which reads only asterisk.conf: a console must work even when
+        # sip.conf has an error (that is when "sip reload" is needed).
+        return remote(config_dir, args)
     try:
         settings = load_settings(config_dir)
     except ConfigErrors as e:
@@ -76,25 +80,36 @@ def main(argv: list[str] | None = None) -> int:
             print(str(error), file=sys.stderr)
         print(f"pbx: {len(e.errors)} configuration error(s); not starting.", file=sys.stderr)
         return 1
-    if not (args.remote or args.execute):
-        from pbx.app.calls import load_dialplan
+    from pbx.app.calls import load_dialplan
 
-        loaded = load_dialplan(settings.config_dir)
-        if loaded.errors:
-            for error in loaded.errors:
-                print(str(error), file=sys.stderr)
-            print(f"pbx: {len(loaded.errors)} dialplan error(s); not starting.", file=sys.stderr)
-            return 1
-        return run_daemon(
-            settings,
-            loaded.dialplan,
-            loaded.warnings,
-            foreground=args.foreground or args.console,
-            verbose=args.verbose,
-        )
+    loaded = load_dialplan(settings.config_dir)
+    if loaded.errors:
+        for error in loaded.errors:
+            print(str(error), file=sys.stderr)
+        print(f"pbx: {len(loaded.errors)} dialplan error(s); not starting.", file=sys.stderr)
+        return 1
+    return run_daemon(
+        settings,
+        loaded.dialplan,
+        loaded.warnings,
+        foreground=args.foreground or args.console,
+        verbose=args.verbose,
+    )
+
+
+def remote(config_dir: str, args: argparse.Namespace) -> int:
+    """``-r``/``-rx``: find the control socket through pbx.conf alone."""
     from pbx.app.remote import control_socket_path, execute, interactive
+    from pbx.config.pbx_conf import load_pbx_conf
+    from pbx.core.errors import ConfigErrors
 
-    path = control_socket_path(settings.pbx.rundir)
+    try:
+        directories = load_pbx_conf(config_dir).value
+    except ConfigErrors as e:
+        for error in e.errors:
+            print(str(error), file=sys.stderr)
+        return 1
+    path = control_socket_path(directories.rundir)
     if args.execute:
         return execute(path, args.execute, args.timeout)
     return interactive(path)

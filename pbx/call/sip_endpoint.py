@@ -33,6 +33,9 @@ CallHandler = Callable[[Request, Flow, "ServerTransaction | None", float], bool]
 """Takes INVITE, in-dialog requests and ACKs; returns False for requests it does not own."""
 
 ALLOW = "INVITE, ACK, CANCEL, OPTIONS, BYE, REGISTER, INFO"
+#: Extensions pbx implements: RFC 5626 flow-bound registrations (+sip.instance/reg-id, CRLF
+#: keepalives). chan_sip's "replaces, timer" are not claimed: pbx does neither yet.
+SUPPORTED = "outbound"
 
 
 class Transports(Protocol):
@@ -87,7 +90,7 @@ class SipEndpoint:
         #: Hook for the call layer (INVITE and in-dialog requests); None until calls exist.
         self.call_handler: CallHandler | None = None
         self.stray_response: Callable[[Response], None] | None = None
-        self._pings: dict[str, str] = {}  # Call-ID of an outstanding qualify ping -> peer name
+        self._pings: dict[str, str] = {}  # peer name -> Call-ID of its outstanding ping
 
     # -- TransactionUser ---------------------------------------------------------------------
     def request_received(
@@ -167,6 +170,7 @@ class SipEndpoint:
         response.headers.add("Allow", ALLOW)
         response.headers.add("Accept", "application/sdp")
         response.headers.add("Accept-Language", "en")
+        response.headers.add("Supported", SUPPORTED)
         tx.respond(response, now)
 
     # -- qualify -----------------------------------------------------------------------------
@@ -218,16 +222,19 @@ class SipEndpoint:
             extra=[("Accept", "application/sdp")],
         )
         tx = layer.send_request(request, flow, now)
-        self._pings[call_id] = name
+        self._pings[name] = call_id
 
         def answered(response: Response) -> None:
-            if response.status >= 200:
-                self._pings.pop(call_id, None)
+            # Only the answer to the peer's current ping counts: a late answer to an older one
+            # (after a re-registration or a retransmission) says nothing about this one's delay.
+            if response.status >= 200 and self._pings.get(name) == call_id:
+                del self._pings[name]
                 self.qualifier.answered(name, self._now())
 
         def failed() -> None:
-            # Silence is judged by the qualifier's own deadline (2 x maxms); nothing to do.
-            self._pings.pop(call_id, None)
+            # Silence is judged by the qualifier's own deadline (2 x maxms).
+            if self._pings.get(name) == call_id:
+                del self._pings[name]
 
         tx.on_response = answered
         tx.on_timeout = failed

@@ -68,6 +68,13 @@ def unbracket(host: str) -> str:
     return host
 
 
+def unmap_ipv4(host: str) -> str:
+    """``::ffff:192.0.2.1`` (an IPv4 peer on a dual-stack socket) -> ``192.0.2.1``."""
+    if host[:7].lower() == "::ffff:" and "." in host:
+        return host[7:]
+    return host
+
+
 def is_ip_literal(host: str) -> bool:
     try:
         ipaddress.ip_address(unbracket(host))
