@@ -27,6 +27,7 @@ from pbx.call.dialplan_api import (
 )
 from pbx.core import causes
 from pbx.core.clock import Cancellable, Scheduler
+from pbx.core.errors import MediaError
 
 if TYPE_CHECKING:
     from pbx.call.media import MediaLeg
@@ -319,7 +320,12 @@ class _Playback:
             return
         name = self.files.pop(0)
         library, media = self.channel.sounds, self.channel.media
-        loaded = None if library is None else library.load(name)
+        try:
+            loaded = None if library is None else library.load(name)
+        except MediaError as e:
+            log.warning("Cannot play '%s' on %s: %s", name, self.channel.name, e,
+                        extra={"channel": self.channel.name})
+            loaded = None
         if loaded is None:
             self._fail(MissingSound(name))
             return

@@ -1,0 +1,359 @@
+"""Media legs on real UDP ports: the :class:`~pbx.call.media.MediaFactory` of a running pbx.
+
+:class:`UdpMediaFactory` allocates each leg's port pair from the :class:`PortPool`, binds its
+sockets through the injected ``IReactorUDP``, makes its ICE credentials and SDES keys, and
+builds a :class:`UdpMediaLeg`: the sans-I/O :class:`~pbx.media.stream.MediaStream` plus its
+sockets (:mod:`pbx.adapters.rtp_port`), one :class:`TimerDriver` and the Deferred of ``play``.
+
+Sockets: one with ``rtcp_mux`` in the peer's policy (browsers; RFC 5761), an RTP + RTCP pair
+otherwise (RTCP = RTP + 1, as Asterisk). If a mux offer is answered without mux, the RTCP socket
+is bound on the reserved odd port at :meth:`UdpMediaLeg.configure`.
+
+Addresses: ``addresses`` maps a family (``IPv4``/``IPv6``) to the IP the sockets bind to;
+``advertise`` (``media_address``/``externaddr``) to what ``LocalMedia.address`` and the ICE
+host candidates say, by default the bound address (TESTING.md: advertise what we listen on).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from array import array
+from collections.abc import Callable, Mapping
+
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IListeningPort, IReactorUDP
+
+from pbx.adapters.port_pool import PortPool
+from pbx.adapters.rtp_port import RtpPort, sender
+from pbx.adapters.timer_driver import TimerDriver
+from pbx.call.media import stream_config
+from pbx.config.rtp_conf import RtpSettings
+from pbx.core.clock import Scheduler
+from pbx.core.errors import MediaError
+from pbx.core.tokens import TokenSource
+from pbx.media.certificate import HASH_FUNCTIONS, CertifiedKey, fingerprint, generate_certificate
+from pbx.media.codecs.g711 import alaw_encode, ulaw_encode
+from pbx.media.srtp import SDES_SUITES, make_sdes_key
+from pbx.media.stream import MediaStream
+from pbx.media.stream_config import LegStats
+from pbx.media.tone import resample_to_8k
+from pbx.sdp.policy import LocalMedia, MediaPolicy, NegotiatedMedia
+
+log = logging.getLogger(__name__)
+
+ENCODERS: dict[str, Callable[[bytes], bytes]] = {"ulaw": ulaw_encode, "alaw": alaw_encode}
+#: The largest datagram a media socket reads (Chrome's DTLS flights stay under 1200 bytes).
+MAX_DATAGRAM = 2048
+
+
+def _nothing() -> None:
+    return None
+
+
+class LegSockets:
+    """A leg's socket protocols, the ports they are bound to, and its place in the pool.
+
+    :param bind_rtcp: binds ``rtcp_protocol`` to the reserved odd port.
+    :param release: gives the pair back to the pool.
+    """
+
+    def __init__(
+        self,
+        rtp_protocol: RtpPort,
+        rtcp_protocol: RtpPort,
+        rtp: IListeningPort,
+        rtcp: IListeningPort | None,
+        bind_rtcp: Callable[[], IListeningPort],
+        release: Callable[[], None],
+    ) -> None:
+        self.rtp_protocol = rtp_protocol
+        self.rtcp_protocol = rtcp_protocol
+        self.rtp = rtp
+        self.rtcp = rtcp
+        self.bind_rtcp = bind_rtcp
+        self._release = release
+
+    def close(self) -> None:
+        self.rtp_protocol.detach()
+        self.rtcp_protocol.detach()
+        self.rtp.stopListening()
+        if self.rtcp is not None:
+            self.rtcp.stopListening()
+            self.rtcp = None
+        self._release()
+
+
+class UdpMediaLeg:
+    """One call leg's media on its own UDP port(s); see :class:`pbx.call.media.MediaLeg`."""
+
+    def __init__(
+        self,
+        name: str,
+        stream: MediaStream,
+        local: LocalMedia,
+        clock: Scheduler,
+        sockets: LegSockets,
+    ) -> None:
+        self.name = name
+        self._stream = stream
+        self._local = local
+        self._seconds = clock.seconds
+        self._sockets = sockets
+        self._closed = False
+        self._driver = TimerDriver(clock, stream)
+        sockets.rtp_protocol.attach(stream.receive, self._driver.pump)
+        sockets.rtcp_protocol.attach(self._receive_rtcp, _nothing)
+        if sockets.rtcp is not None:
+            stream.transmit_rtcp = sender(sockets.rtcp)
+
+    # -- the attributes the call layer sets ----------------------------------------------------
+
+    @property
+    def comedia(self) -> bool:
+        return self._stream.comedia
+
+    @comedia.setter
+    def comedia(self, value: bool) -> None:
+        self._stream.comedia = value
+
+    @property
+    def sink(self) -> Callable[[bytearray], None] | None:
+        return self._stream.sink
+
+    @sink.setter
+    def sink(self, value: Callable[[bytearray], None] | None) -> None:
+        self._stream.sink = value
+
+    @property
+    def on_dtmf(self) -> Callable[[str], None] | None:
+        return self._stream.on_dtmf
+
+    @on_dtmf.setter
+    def on_dtmf(self, value: Callable[[str], None] | None) -> None:
+        self._stream.on_dtmf = value
+
+    @property
+    def on_dead(self) -> Callable[[str], None] | None:
+        return self._stream.on_dead
+
+    @on_dead.setter
+    def on_dead(self, value: Callable[[str], None] | None) -> None:
+        self._stream.on_dead = value
+
+    # -- negotiated format ---------------------------------------------------------------------
+
+    @property
+    def codec(self) -> str:
+        config = self._stream.config
+        return config.codec if config is not None else ""
+
+    @property
+    def payload_type(self) -> int:
+        config = self._stream.config
+        return config.payload_type if config is not None else -1
+
+    @property
+    def codecs(self) -> tuple[tuple[str, int], ...]:
+        config = self._stream.config
+        return config.codecs if config is not None else ()
+
+    @property
+    def dtmf_payload_type(self) -> int | None:
+        config = self._stream.config
+        return config.dtmf_pt if config is not None else None
+
+    # -- operations ----------------------------------------------------------------------------
+
+    def local_media(self) -> LocalMedia:
+        return self._local
+
+    def configure(self, negotiated: NegotiatedMedia) -> None:
+        if self._closed:
+            return
+        config = stream_config(negotiated, self._local)
+        sockets = self._sockets
+        if not config.rtcp_mux and sockets.rtcp is None:
+            # We offered rtcp-mux and the answer declined it: bind the reserved odd port.
+            try:
+                sockets.rtcp = sockets.bind_rtcp()
+            except CannotListenError as exc:
+                log.warning("%s: no RTCP port (%s); sending no RTCP", self.name, exc)
+            else:
+                self._stream.transmit_rtcp = sender(sockets.rtcp)
+        self._stream.configure(config, self._seconds())
+        self._driver.pump()
+
+    def _receive_rtcp(self, data: bytes, addr: tuple[str, int], now: float) -> bool:
+        self._stream.receive_rtcp(data, addr, now)
+        return False
+
+    def send_rtp(self, packet: bytearray) -> None:
+        self._stream.send_rtp(packet, self._seconds())
+
+    def send_dtmf(self, digit: str, duration_ms: int = 100) -> None:
+        self._stream.send_dtmf(digit, duration_ms, self._seconds())
+        self._driver.pump()
+
+    def play(self, audio: array[int] | bytes, rate: int = 8000) -> Deferred[None]:
+        encode = ENCODERS.get(self.codec)
+        if encode is None:
+            return fail(MediaError(f"cannot play to an {self.codec or 'unnegotiated'} leg"))
+        samples = audio if isinstance(audio, array) else array("h", audio)
+        try:
+            if rate != 8000:
+                samples = resample_to_8k(samples, rate)
+        except MediaError as exc:
+            return fail(exc)
+        payload = encode(samples.tobytes())
+        cancelled = False
+
+        def cancel(_: Deferred[None]) -> None:
+            nonlocal cancelled
+            cancelled = True
+            # Still ours: a newer play() would already have fired this Deferred.
+            self._stream.stop_playing()
+            self._driver.pump()
+
+        def done() -> None:
+            if not cancelled and not d.called:
+                d.callback(None)
+
+        d: Deferred[None] = Deferred(cancel)
+        self._stream.play(payload, self._seconds(), done)
+        self._driver.pump()
+        return d
+
+    def echo(self, on: bool) -> None:
+        self._stream.echo = on
+
+    def stats(self) -> LegStats:
+        return self._stream.stats()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stream.close()
+        self._driver.stop()
+        self._sockets.close()
+
+
+class UdpMediaFactory:
+    """Creates :class:`UdpMediaLeg` objects (see the module docstring).
+
+    :param reactor: binds the sockets (``IReactorUDP``).
+    :param clock: runs the legs' timers and gives every datagram its ``now`` (the reactor).
+    :param settings: rtp.conf: port range, ``strictrtp`` (``seqno`` is taken as ``yes``),
+        ``rtcpinterval``.
+    :param addresses: family -> IP to bind; a family that is absent cannot be used.
+    :param tokens: SSRCs, ICE credentials, SDES keys, the first port.
+    :param certificate: the DTLS certificate (``dtlscertfile``); generated on first use when
+        ``None`` (``dtlsautogeneratecert``).
+    :param advertise: family -> IP announced in SDP, when it differs from the bound one.
+    """
+
+    def __init__(
+        self,
+        reactor: IReactorUDP,
+        clock: Scheduler,
+        settings: RtpSettings,
+        addresses: Mapping[str, str],
+        tokens: TokenSource,
+        certificate: CertifiedKey | None = None,
+        advertise: Mapping[str, str] | None = None,
+    ) -> None:
+        self._reactor = reactor
+        self._clock = clock
+        self._settings = settings
+        self._addresses = dict(addresses)
+        self._advertise = dict(advertise or {})
+        self._tokens = tokens
+        self._certificate = certificate
+        self._fingerprints: dict[str, str] = {}
+        self.pool = PortPool(settings.rtpstart, settings.rtpend, tokens)
+
+    @property
+    def certificate(self) -> CertifiedKey:
+        """The DTLS certificate (generated now if none was given)."""
+        if self._certificate is None:
+            now = datetime.datetime.now(datetime.UTC)
+            self._certificate = generate_certificate(now, self._tokens)
+        return self._certificate
+
+    def fingerprints(self) -> dict[str, str]:
+        """The certificate's ``a=fingerprint`` value under every hash we accept."""
+        if not self._fingerprints:
+            cert = self.certificate.certificate
+            self._fingerprints = {name: fingerprint(cert, name) for name in HASH_FUNCTIONS}
+        return self._fingerprints
+
+    def create_leg(
+        self,
+        name: str,
+        policy: MediaPolicy,
+        family: str = "IPv4",
+        *,
+        timeouts: tuple[int, int] = (0, 0),
+    ) -> UdpMediaLeg:
+        """See :meth:`pbx.call.media.MediaFactory.create_leg`."""
+        interface = self._addresses.get(family)
+        if interface is None:
+            raise MediaError(f"no {family} media address configured")
+
+        def listen(port: int, protocol: RtpPort) -> IListeningPort:
+            return self._reactor.listenUDP(
+                port, protocol, interface=interface, maxPacketSize=MAX_DATAGRAM
+            )
+
+        def bind(port: int) -> LegSockets:
+            # Fresh protocols per attempt: a port given up half-way keeps its protocol until
+            # the reactor has closed it.
+            rtp_protocol, rtcp_protocol = RtpPort(self._clock), RtpPort(self._clock)
+            rtp = listen(port, rtp_protocol)
+            rtcp = None
+            if not policy.rtcp_mux:
+                try:
+                    rtcp = listen(port + 1, rtcp_protocol)
+                except CannotListenError:
+                    rtp.stopListening()
+                    raise
+            return LegSockets(
+                rtp_protocol,
+                rtcp_protocol,
+                rtp,
+                rtcp,
+                lambda: listen(port + 1, rtcp_protocol),
+                lambda: self.pool.release(port),
+            )
+
+        port, sockets = self.pool.allocate(bind)
+        ice = (self._tokens.hex(4), self._tokens.hex(16)) if policy.ice else None
+        stream = MediaStream(
+            name,
+            self._tokens,
+            sender(sockets.rtp),
+            ice_credentials=ice,
+            certificate=self.certificate if policy.dtls else None,
+            strict=self._settings.strictrtp != "no",
+            rtcp_interval=self._settings.rtcpinterval / 1000,
+        )
+        stream.rtp_timeout, stream.rtp_hold_timeout = float(timeouts[0]), float(timeouts[1])
+        local = self._local_media(policy, family, port, ice)
+        return UdpMediaLeg(name, stream, local, self._clock, sockets)
+
+    def _local_media(
+        self, policy: MediaPolicy, family: str, port: int, ice: tuple[str, str] | None
+    ) -> LocalMedia:
+        fingerprints = self.fingerprints() if policy.dtls else {}
+        return LocalMedia(
+            address=self._advertise.get(family, self._addresses[family]),
+            rtp_port=port,
+            rtcp_port=port + 1,
+            ice_ufrag=ice[0] if ice else None,
+            ice_pwd=ice[1] if ice else None,
+            fingerprint=fingerprints.get(policy.fingerprint_hash.lower()),
+            fingerprints=fingerprints,
+            sdes_keys={suite: make_sdes_key(self._tokens, suite).key_salt for suite in SDES_SUITES},
+        )
