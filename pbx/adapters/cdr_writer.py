@@ -50,8 +50,9 @@ class CdrWriter:
         if not self.settings.unanswered and record.disposition != "ANSWERED":
             return
         csv = self.settings.csv
-        line = csv_line(record, gmt=csv.usegmtime, uniqueid=csv.loguniqueid,
-                        userfield=csv.loguserfield)
+        line = csv_line(
+            record, gmt=csv.usegmtime, uniqueid=csv.loguniqueid, userfield=csv.loguserfield
+        )
         try:
             os.makedirs(csv.directory, exist_ok=True)
             self._append(os.path.join(csv.directory, "Master.csv"), line)
