@@ -25,10 +25,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from twisted.internet.interfaces import IProtocolNegotiationFactory
 from twisted.internet.protocol import connectionDone
 from twisted.protocols import policies
 from twisted.python.failure import Failure
 from twisted.web import http, resource, server, static
+from zope.interface import implementer
 
 from pbx import __version__
 from pbx.adapters.sip_transport import SipTransportHub
@@ -64,7 +66,7 @@ to port 5061.</li>
 def not_found_page(servername: str) -> bytes:
     footer = f"<hr />\n<address>{html.escape(servername)}</address>\n" if servername else ""
     return (
-        "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n"
+        '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
         "<title>404 Not Found</title>\n</head><body>\n<h1>Not Found</h1>\n"
         "<p>The requested URL was not found on this server.</p>\n"
         f"{footer}</body></html>\n"
@@ -78,8 +80,9 @@ REASONS = {426: b"Upgrade Required"}
 class ErrorPage(resource.Resource):
     isLeaf = True
 
-    def __init__(self, code: int, text: str, servername: str,
-                 headers: tuple[tuple[str, str], ...] = ()) -> None:
+    def __init__(
+        self, code: int, text: str, servername: str, headers: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         super().__init__()
         self.code = code
         self.text = text
@@ -110,8 +113,9 @@ class WebSocketEndpoint(resource.Resource):
         rejection = handshake_rejection(request)
         if rejection is not None:
             code, text = rejection
-            log.info("WebSocket handshake from %s refused: %d %s", request.getClientAddress(),
-                     code, text)
+            log.info(
+                "WebSocket handshake from %s refused: %d %s", request.getClientAddress(), code, text
+            )
             headers: tuple[tuple[str, str], ...] = ()
             if code == 400:
                 headers = (("Sec-WebSocket-Version", "13"),)
@@ -119,9 +123,14 @@ class WebSocketEndpoint(resource.Resource):
                 headers = (("Upgrade", "websocket"), ("Connection", "Upgrade"))
             return ErrorPage(code, text, self.front.servername, headers).render(request)
         self.front.upgraded(request)
-        return upgrade(request, self.front.hub, self.kind, self.front.clock,
-                       self.front.settings.session_keep_alive / 1000.0,
-                       self.front.websocket_closed)
+        return upgrade(
+            request,
+            self.front.hub,
+            self.kind,
+            self.front.clock,
+            self.front.settings.session_keep_alive / 1000.0,
+            self.front.websocket_closed,
+        )
 
 
 class Router(resource.Resource):
@@ -158,7 +167,7 @@ class Router(resource.Resource):
         if prefix:
             if not full.lower().startswith(prefix.lower() + "/"):
                 return front.not_found
-            full = full[len(prefix):]
+            full = full[len(prefix) :]
         path = full.lower()
         if path in ("/ws", "/ws/"):
             return WebSocketEndpoint(front, self.kind)
@@ -168,7 +177,7 @@ class Router(resource.Resource):
             if path in ("/trust", "/trust/"):
                 return front.trust_page(request)
         if front.settings.enablestatic and full.startswith("/static/"):
-            return front.static_file(full[len("/static/"):])
+            return front.static_file(full[len("/static/") :])
         if front.settings.enable_status and path == "/httpstatus":
             return front.status_page()
         return front.not_found
@@ -205,6 +214,7 @@ class CountedSession(policies.ProtocolWrapper):
         super().connectionLost(reason)
 
 
+@implementer(IProtocolNegotiationFactory)
 class SessionLimiter(policies.WrappingFactory):
     """Wraps a Site so every connection is counted against ``sessionlimit`` (Asterisk closes
     connections beyond it)."""
@@ -215,6 +225,13 @@ class SessionLimiter(policies.WrappingFactory):
     def __init__(self, site: server.Site, front: HttpFrontEnd) -> None:
         super().__init__(site)
         self.front = front
+        self.site = site
+
+    def acceptableProtocols(self) -> list[bytes]:  # noqa: N802 - Twisted's interface
+        """TLS negotiates ALPN with what the wrapped Site speaks; without this a browser's
+        ALPN offer (h2, http/1.1) finds no match and the handshake fails with an alert."""
+        protocols: list[bytes] = self.site.acceptableProtocols()
+        return protocols
 
 
 @dataclass
@@ -279,8 +296,10 @@ class HttpFrontEnd:
 
     def status_page(self) -> resource.Resource:
         rows = "".join(f"<tr><td>{html.escape(b)}</td></tr>" for b in self.bound)
-        page = (f"<html><body><h1>pbx {__version__} HTTP status</h1><table>{rows}</table>"
-                f"<p>WebSockets: {self.websockets}</p></body></html>")
+        page = (
+            f"<html><body><h1>pbx {__version__} HTTP status</h1><table>{rows}</table>"
+            f"<p>WebSockets: {self.websockets}</p></body></html>"
+        )
         return static.Data(page.encode(), "text/html; charset=utf-8")
 
 
@@ -310,6 +329,8 @@ def http_status(front: HttpFrontEnd) -> str:
         lines.extend(f"  {a} => {b}" for a, b in s.redirects)
     else:
         lines.append("  None.")
-    lines.append(f"\nOpen HTTP sessions: {front.http_sessions} (limit {s.sessionlimit}); "
-                 f"WebSocket connections: {front.websockets}")
+    lines.append(
+        f"\nOpen HTTP sessions: {front.http_sessions} (limit {s.sessionlimit}); "
+        f"WebSocket connections: {front.websockets}"
+    )
     return "\n".join(lines) + "\n"
