@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 COLUMNS = (
     "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp",
     "lastdata", "start", "answer", "end", "duration", "billsec", "disposition", "amaflags",
-    "uniqueid", "userfield", "linkedid",
+    "uniqueid", "userfield", "linkedid", "qos",
 )  # fmt: skip
 
 
@@ -43,6 +43,10 @@ class CdrWriter:
             self._db.execute("PRAGMA synchronous=FULL")
             cols = ", ".join(f"{c} {_sql_type(c)}" for c in COLUMNS)
             self._db.execute(f"CREATE TABLE IF NOT EXISTS cdr (id INTEGER PRIMARY KEY, {cols})")
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(cdr)")}
+            for column in COLUMNS:
+                if column not in have:  # a file written by an older pbx
+                    self._db.execute(f"ALTER TABLE cdr ADD COLUMN {column} {_sql_type(column)}")
 
     def write(self, record: CdrRecord) -> None:
         if not self.settings.enable:

@@ -133,6 +133,7 @@ class CallService:
                 congestion=self.pbx.settings.cdr.congestion,
                 initiatedseconds=self.pbx.settings.cdr.initiatedseconds,
                 dstchannel=bridged,
+                callee=channel.last_bridged,
             )
             self.cdr.write(record)
         except Exception:

@@ -73,8 +73,9 @@ def media_advertise(
 def sound_dirs(settings: Settings) -> list[str]:
     """Where Playback looks for prompts: pbx.conf ``sounds``, then the bundled prompts."""
     dirs = [settings.pbx.sounds] if settings.pbx.sounds else []
-    bundled = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
-                           "contrib", "sounds")
+    bundled = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "contrib", "sounds"
+    )
     if os.path.isdir(bundled):
         dirs.append(bundled)
     return dirs

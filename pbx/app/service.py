@@ -144,8 +144,9 @@ class Pbx:
             settings.rtp,
             media_addresses(general.udpbindaddr, general.media_address),
             self.tokens,
-            advertise=media_advertise(general.udpbindaddr, general.media_address,
-                                      general.externaddr),
+            advertise=media_advertise(
+                general.udpbindaddr, general.media_address, general.externaddr
+            ),
         )
         self.sounds = SoundLibrary(sound_dirs(settings))
         self.calls = CallService(self, dialplan, self.media, bridge, self.sounds)
@@ -321,9 +322,21 @@ class Pbx:
         log.log(pbx_logging.NOTICE, "pbx stopped")
 
     def request_shutdown(self, graceful: bool) -> None:
-        """``core stop``: stop listeners and the reactor (graceful waits for calls: none yet)."""
+        """``core stop now`` hangs up every call and stops; ``core stop gracefully`` refuses new
+        calls (503) and stops once the last active call has ended."""
         if self.stopping:
             return
+        if graceful and self.calls.channels:
+            if not self.calls.sip.refusing:
+                self.calls.sip.refusing = True
+                log.log(
+                    pbx_logging.NOTICE,
+                    "Graceful shutdown: waiting for %d channel(s)",
+                    len(self.calls.channels),
+                )
+            self.reactor.callLater(0.5, self.request_shutdown, True)
+            return
+        self.calls.hangup_all()
         d = self.stop()
         d.addBoth(lambda _: self.reactor.stop())
 

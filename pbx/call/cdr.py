@@ -41,6 +41,8 @@ class CdrRecord:
     uniqueid: str
     userfield: str
     linkedid: str
+    qos: str = ""
+    """Per-leg RTP statistics at hang-up (``RTPAUDIOQOS``, caller then callee); SQLite only."""
 
 
 def disposition(channel: Channel, dialstatus: str, congestion: bool) -> str:
@@ -68,6 +70,7 @@ def build_record(
     initiatedseconds: bool = False,
     dstchannel: str = "",
     answered_at: float | None = None,
+    callee: Channel | None = None,
 ) -> CdrRecord:
     """The CDR of an inbound channel whose call just ended."""
     end = channel.ended_at if channel.ended_at is not None else channel.scheduler.seconds()
@@ -77,8 +80,11 @@ def build_record(
     if answer is not None:
         span = max(0.0, end - answer)
         billsec = math.ceil(span) if initiatedseconds else int(span)
-    clid = f'"{channel.caller_id_name}" <{channel.caller_id_num}>' if channel.caller_id_name \
+    clid = (
+        f'"{channel.caller_id_name}" <{channel.caller_id_num}>'
+        if channel.caller_id_name
         else (f"<{channel.caller_id_num}>" if channel.caller_id_num else "")
+    )
     return CdrRecord(
         accountcode=channel.account_code,
         src=channel.caller_id_num,
@@ -99,7 +105,16 @@ def build_record(
         uniqueid=channel.uniqueid,
         userfield=channel.userfield,
         linkedid=channel.linkedid,
+        qos=" | ".join(_qos(c) for c in (channel, callee) if c is not None and _qos(c)),
     )
+
+
+def _qos(channel: Channel) -> str:
+    stats = channel.variables.get("RTPAUDIOQOS", "")
+    media = channel.variables.get("RTPAUDIOQOSMEDIA", "")
+    if not stats:
+        return ""
+    return f"{channel.name}: {stats};{media}"
 
 
 def _stamp(t: float | None, gmt: bool) -> str:
@@ -112,8 +127,9 @@ def _q(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def csv_line(r: CdrRecord, *, gmt: bool = False, uniqueid: bool = False,
-             userfield: bool = False) -> str:
+def csv_line(
+    r: CdrRecord, *, gmt: bool = False, uniqueid: bool = False, userfield: bool = False
+) -> str:
     fields = [
         _q(r.accountcode), _q(r.src), _q(r.dst), _q(r.dcontext), _q(r.clid), _q(r.channel),
         _q(r.dstchannel), _q(r.lastapp), _q(r.lastdata),

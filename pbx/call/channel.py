@@ -58,6 +58,10 @@ class ChannelDriver(Protocol):
         """Tear the leg down: final response before answer, BYE after."""
         ...
 
+    def send_info_dtmf(self, digit: str, duration_ms: int = 100) -> None:
+        """Signal a DTMF digit out of band (SIP INFO for ``dtmfmode=info`` peers)."""
+        ...
+
 
 class Dialer(Protocol):
     """``Dial()`` as the call layer implements it (see :mod:`pbx.call.dial`)."""
@@ -112,6 +116,7 @@ class Channel:
         self.answered_at: float | None = None
         self.ended_at: float | None = None
         self.bridged_to: Channel | None = None
+        self.last_bridged: Channel | None = None  # the callee, for the CDR after the bridge
         self.driver: ChannelDriver | None = None
         self.media: MediaLeg | None = None
         self.dialer: Dialer | None = None
@@ -160,12 +165,34 @@ class Channel:
             waiter, self._digit_waiter = self._digit_waiter, None
             waiter.callback(None)
         if self.media is not None:
+            self._record_qos()
             self.media.close()
         waiters, self._hungup_waiters = self._hungup_waiters, []
         for d in waiters:
             d.callback(cause)
         for listener in list(self.on_state):
             listener(self)
+
+    def _record_qos(self) -> None:
+        """chan_sip's ``RTPAUDIOQOS`` variables, kept for the ``h`` extension and the CDR."""
+        media = self.media
+        if media is None or not media.codec:
+            return
+        st = media.stats()
+        rtt = f"{st.rtt:.6f}" if st.rtt is not None else "0.000000"
+        self.variables["RTPAUDIOQOS"] = (
+            f"ssrc={st.local_ssrc};themssrc={st.remote_ssrc or 0};lp={st.rx_lost};"
+            f"rxjitter={st.rx_jitter:.6f};rxcount={st.rx_packets};txjitter={st.tx_jitter:.6f};"
+            f"txcount={st.tx_packets};rlp={st.tx_lost};rtt={rtt}"
+        )
+        security = [f"codec={st.codec}"]
+        if st.ice_state:
+            security.append(f"ice={st.ice_state}")
+        if st.dtls_state:
+            security.append(f"dtls={st.dtls_state}")
+        if st.srtp_profile:
+            security.append(f"srtp={st.srtp_profile}")
+        self.variables["RTPAUDIOQOSMEDIA"] = ";".join(security)
 
     # -- DialplanChannel ---------------------------------------------------------------------
     def answer(self) -> Deferred[None]:
@@ -205,9 +232,22 @@ class Channel:
         return d
 
     # -- DTMF ----------------------------------------------------------------------------
-    def digit_received(self, digit: str) -> None:
-        """A DTMF digit from the leg (RFC 4733 or SIP INFO)."""
+    def digit_received(self, digit: str, via_info: bool = False) -> None:
+        """A DTMF digit from the leg: RFC 4733 (``via_info`` False) or SIP INFO.
+
+        In a bridge, RFC 4733 packets are relayed by the bridge itself; a digit the other side
+        cannot receive that way is converted: INFO -> RFC 4733, RFC 4733 -> INFO.
+        """
         log.info("DTMF '%s' received on %s", digit, self.name, extra={"channel": self.name})
+        other = self.bridged_to
+        if other is not None and not other.gone:
+            other_media = other.media
+            can_rfc4733 = other_media is not None and other_media.dtmf_payload_type is not None
+            if via_info and can_rfc4733 and other_media is not None:
+                other_media.send_dtmf(digit)
+            elif not can_rfc4733 and other.driver is not None:
+                other.driver.send_info_dtmf(digit)
+            return
         waiter = self._digit_waiter
         if waiter is not None and not waiter.called:
             if not self._digit_interrupts or digit in self._digit_interrupts:
@@ -323,8 +363,13 @@ class _Playback:
         try:
             loaded = None if library is None else library.load(name)
         except MediaError as e:
-            log.warning("Cannot play '%s' on %s: %s", name, self.channel.name, e,
-                        extra={"channel": self.channel.name})
+            log.warning(
+                "Cannot play '%s' on %s: %s",
+                name,
+                self.channel.name,
+                e,
+                extra={"channel": self.channel.name},
+            )
             loaded = None
         if loaded is None:
             self._fail(MissingSound(name))

@@ -39,8 +39,16 @@ def status_for(failures: list[int]) -> DialStatus:
     """app_dial's DIALSTATUS for outbound legs that all failed with these causes."""
     if any(c == causes.USER_BUSY for c in failures):
         return "BUSY"
-    if any(c in (causes.CONGESTION, causes.SWITCH_CONGESTION, causes.NETWORK_OUT_OF_ORDER,
-                 causes.NORMAL_TEMPORARY_FAILURE) for c in failures):
+    if any(
+        c
+        in (
+            causes.CONGESTION,
+            causes.SWITCH_CONGESTION,
+            causes.NETWORK_OUT_OF_ORDER,
+            causes.NORMAL_TEMPORARY_FAILURE,
+        )
+        for c in failures
+    ):
         return "CONGESTION"
     if any(c in (causes.NO_ANSWER, causes.NO_USER_RESPONSE) for c in failures):
         return "NOANSWER"
@@ -63,8 +71,14 @@ class SipDialer:
 
 
 class DialAttempt:
-    def __init__(self, dialer: SipDialer, caller: Channel, targets: list[str],
-                 timeout: float | None, options: DialOptions) -> None:
+    def __init__(
+        self,
+        dialer: SipDialer,
+        caller: Channel,
+        targets: list[str],
+        timeout: float | None,
+        options: DialOptions,
+    ) -> None:
         self.dialer = dialer
         self.caller = caller
         self.targets = targets
@@ -140,8 +154,9 @@ class DialAttempt:
         leg.on_ringing = self._send_ringing
         leg.on_progress = lambda: self._early_media(channel)
         leg.on_answer = lambda: self._answered(channel, leg)
-        leg.on_failure = lambda cause, status, reason: self._leg_failed(channel, cause, status,
-                                                                        reason)
+        leg.on_failure = lambda cause, status, reason: self._leg_failed(
+            channel, cause, status, reason
+        )
 
     # -- events from the legs --------------------------------------------------------------
     def _send_ringing(self) -> None:
@@ -181,8 +196,7 @@ class DialAttempt:
         try:
             return self.dialer.bridge_factory(a.media, b.media)
         except MediaError as e:
-            log.warning("Cannot bridge %s and %s: %s", a.name, b.name, e,
-                        extra={"channel": a.name})
+            log.warning("Cannot bridge %s and %s: %s", a.name, b.name, e, extra={"channel": a.name})
             return None
 
     def _answered(self, callee: Channel, leg: OutboundLeg) -> None:
@@ -215,10 +229,12 @@ class DialAttempt:
         self.early_bridge = None
         self.caller.bridged_to = callee
         callee.bridged_to = self.caller
+        self.caller.last_bridged = callee
         self.caller.variables["DIALEDPEERNAME"] = callee.name
         self.caller.variables["BRIDGEPEER"] = callee.name
-        log.info("%s answered %s", callee.name, self.caller.name,
-                 extra={"channel": self.caller.name})
+        log.info(
+            "%s answered %s", callee.name, self.caller.name, extra={"channel": self.caller.name}
+        )
         self.dialer.on_bridged(self.caller, callee)
         caller_leg = getattr(self.caller, "sip_leg", None)
         if caller_leg is not None:
@@ -227,8 +243,14 @@ class DialAttempt:
         callee.when_hungup().addCallback(lambda cause: self._callee_hungup(callee, cause))
 
     def _leg_failed(self, channel: Channel, cause: int, status: int, reason: str) -> None:
-        log.info("%s is %s (%d %s)", channel.name, causes.cause_text(cause), status, reason,
-                 extra={"channel": self.caller.name})
+        log.info(
+            "%s is %s (%d %s)",
+            channel.name,
+            causes.cause_text(cause),
+            status,
+            reason,
+            extra={"channel": self.caller.name},
+        )
         if self.winner is not None:
             return
         self.failures.append(cause)

@@ -39,7 +39,8 @@ def media_policy(peer: PeerConfig, codecs: Sequence[str] | None = None) -> Media
         avpf=peer.avpf or webrtc,
         ice=peer.icesupport or webrtc,
         rtcp_mux=peer.rtcp_mux or webrtc,
-        dtls_setup=peer.dtlssetup if peer.dtlssetup in ("actpass", "active", "passive")
+        dtls_setup=peer.dtlssetup
+        if peer.dtlssetup in ("actpass", "active", "passive")
         else "actpass",
         fingerprint_hash=peer.dtlsfingerprint or "sha-256",
     )

@@ -39,6 +39,7 @@ from pbx.sip.dialog import DialogId
 from pbx.sip.flow import Flow
 from pbx.sip.headers import Auth
 from pbx.sip.message import Request, Response, SipParseError, make_response
+from pbx.sip.registrar import nat_detected
 from pbx.sip.transaction.base import ServerTransaction
 from pbx.sip.ua import build_request, contact_uri, new_branch
 from pbx.sip.uri import SipUri
@@ -57,6 +58,7 @@ class ExtensionLookup(Protocol):
     def match_more(
         self, context: str, exten: str, callerid: str | None = None, priority: int = 1
     ) -> bool: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,8 @@ class SipCalls:
         self.legs: list[SipLeg] = []
         ctx.forget = self._forget
         self.calls_processed = 0
+        #: ``core stop gracefully``: new calls get 503 while the active ones finish.
+        self.refusing = False
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _remember(self, leg: SipLeg) -> None:
@@ -149,8 +153,9 @@ class SipCalls:
             self.registry.by_invite.pop(id(leg.tx), None)
 
     def active_calls(self, peer_name: str) -> int:
-        return sum(1 for leg in self.legs
-                   if not leg.terminated and leg.channel.peer_name == peer_name)
+        return sum(
+            1 for leg in self.legs if not leg.terminated and leg.channel.peer_name == peer_name
+        )
 
     @property
     def live_legs(self) -> list[SipLeg]:
@@ -196,8 +201,10 @@ class SipCalls:
         if response.cseq.method != "INVITE" or not 200 <= response.status < 300:
             return
         for leg in self.registry.by_call_id.get(response.call_id, []):
-            if isinstance(leg, OutboundLeg) and leg.dialog is not None and (
-                leg.dialog.remote_tag == (response.to.tag or "")
+            if (
+                isinstance(leg, OutboundLeg)
+                and leg.dialog is not None
+                and (leg.dialog.remote_tag == (response.to.tag or ""))
             ):
                 leg.retransmitted_2xx(response)
                 return
@@ -232,21 +239,35 @@ class SipCalls:
         leg.cancelled(cancel, tx)
 
     # -- inbound INVITE ----------------------------------------------------------------------
-    def _reject(self, request: Request, tx: ServerTransaction, status: int,
-                reason: str | None = None, extra: list[tuple[str, str]] | None = None) -> None:
+    def _reject(
+        self,
+        request: Request,
+        tx: ServerTransaction,
+        status: int,
+        reason: str | None = None,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> None:
         response = make_response(request, status, reason, to_tag=self.ctx.tokens.hex(4))
         response.headers.add("Server", self.ctx.useragent)
         for name, value in extra or ():
             response.headers.add(name, value)
         tx.respond(response, self.ctx.scheduler.seconds())
 
-    def _challenge(self, request: Request, tx: ServerTransaction, now: float,
-                   stale: bool = False) -> None:
-        self._reject(request, tx, 401, None,
-                     [("WWW-Authenticate", self.auth.challenge(now, stale))])
+    def _challenge(
+        self, request: Request, tx: ServerTransaction, now: float, stale: bool = False
+    ) -> None:
+        self._reject(
+            request, tx, 401, None, [("WWW-Authenticate", self.auth.challenge(now, stale))]
+        )
 
-    def _authenticate(self, request: Request, tx: ServerTransaction, name: str,
-                      credentials: Credentials | None, now: float) -> bool:
+    def _authenticate(
+        self,
+        request: Request,
+        tx: ServerTransaction,
+        name: str,
+        credentials: Credentials | None,
+        now: float,
+    ) -> bool:
         """Digest for INVITE as chan_sip does it (401, never 407). True when authenticated."""
         value = request.headers.get("Authorization")
         try:
@@ -264,8 +285,12 @@ class SipCalls:
         elif result in (AuthResult.MISSING, AuthResult.BAD_NONCE):
             self._challenge(request, tx, now)
         else:
-            log.log(25, "Failed to authenticate device %s for INVITE from %s",
-                    request.headers.get("From"), tx.flow.remote)
+            log.log(
+                25,
+                "Failed to authenticate device %s for INVITE from %s",
+                request.headers.get("From"),
+                tx.flow.remote,
+            )
             self._reject(request, tx, 403)
         return False
 
@@ -282,6 +307,9 @@ class SipCalls:
         uri = request.request_uri
         if not isinstance(uri, SipUri):
             self._reject(request, tx, 416, "Unsupported URI Scheme")
+            return
+        if self.refusing:
+            self._reject(request, tx, 503, "Service Unavailable")
             return
         general = self.peers.general
         peer = self._match_peer(request, flow)
@@ -307,8 +335,9 @@ class SipCalls:
             if not self._authenticate(request, tx, peer.name, credentials, now):
                 return
         if peer.call_limit and self.active_calls(peer.name) >= peer.call_limit:
-            log.log(25, "Call from '%s' rejected: call-limit %d reached", peer.name,
-                    peer.call_limit)
+            log.log(
+                25, "Call from '%s' rejected: call-limit %d reached", peer.name, peer.call_limit
+            )
             self._reject(request, tx, 480, "Temporarily Unavailable (Call limit)")
             return
         context = general.context if guest else peer.context
@@ -319,8 +348,15 @@ class SipCalls:
             if general.allowoverlap and dialplan.match_more(context, exten, callerid_num):
                 self._reject(request, tx, 484, "Address Incomplete")
             else:
-                log.log(25, "Call from '%s' (%s) to extension '%s' rejected because extension "
-                        "not found in context '%s'.", peer.name, flow.remote, exten, context)
+                log.log(
+                    25,
+                    "Call from '%s' (%s) to extension '%s' rejected because extension "
+                    "not found in context '%s'.",
+                    peer.name,
+                    flow.remote,
+                    exten,
+                    context,
+                )
                 self._reject(request, tx, 404, "Not Found")
             return
         policy = media_policy(peer)
@@ -332,11 +368,15 @@ class SipCalls:
                 self._reject_sdp(request, tx, flow, f"unparseable SDP offer: {e}")
                 return
         try:
-            media = self.media.create_leg(peer.name, policy, _family(flow))
+            media = self.media.create_leg(
+                peer.name, policy, _family(flow), timeouts=(peer.rtptimeout, peer.rtpholdtimeout)
+            )
         except MediaError as e:
             log.error("No media ports for a call from %s: %s", peer.name, e)
             self._reject(request, tx, 503, "Service Unavailable")
             return
+        # Symmetric RTP: nat=comedia, or auto_comedia when the request shows NAT (§1.5).
+        media.comedia = peer.nat.comedia or (peer.nat.auto_comedia and nat_detected(request, flow))
         local = media.local_media()
         if offer is not None:
             check = answer_offer(offer, policy, local)
@@ -345,8 +385,13 @@ class SipCalls:
                 self._reject_sdp(request, tx, flow, check.reason)
                 return
         channel = Channel(
-            "SIP", peer.name, self.ctx.scheduler, context=context, exten=exten,
-            caller_id_name=_caller_name(request, peer, guest), caller_id_num=callerid_num,
+            "SIP",
+            peer.name,
+            self.ctx.scheduler,
+            context=context,
+            exten=exten,
+            caller_id_name=_caller_name(request, peer, guest),
+            caller_id_num=callerid_num,
         )
         channel.account_code = peer.accountcode
         channel.variables.update(dict(peer.setvar))
@@ -364,16 +409,22 @@ class SipCalls:
         self._remember(leg)
         self.calls_processed += 1
         self.hooks.channel_created(channel)
-        log.info("Accepting call from '%s' to '%s' in context '%s' as %s", peer.name, exten,
-                 context, channel.name, extra={"channel": channel.name})
+        log.info(
+            "Accepting call from '%s' to '%s' in context '%s' as %s",
+            peer.name,
+            exten,
+            context,
+            channel.name,
+            extra={"channel": channel.name},
+        )
         self.hooks.start_dialplan(channel, context, exten)
 
-    def _reject_sdp(self, request: Request, tx: ServerTransaction, flow: Flow,
-                    reason: str) -> None:
+    def _reject_sdp(self, request: Request, tx: ServerTransaction, flow: Flow, reason: str) -> None:
         host = self.ctx.advertised(flow).host
         log.log(25, "Rejecting call %s: %s", request.call_id, reason)
-        self._reject(request, tx, 488, "Not Acceptable Here",
-                     [("Warning", f'399 {host} "{reason}"')])
+        self._reject(
+            request, tx, 488, "Not Acceptable Here", [("Warning", f'399 {host} "{reason}"')]
+        )
 
     # -- outbound ------------------------------------------------------------------------------
     def resolve(self, resource: str, now: float) -> tuple[list[DialTarget], int]:
@@ -392,8 +443,11 @@ class SipCalls:
         if peer is None:
             if is_ip_literal(name.split(":")[0].strip("[]")) or "." in name:
                 return self._direct(None, name)
-            log.warning("Unable to create channel of type 'SIP' (cause 20 - Subscriber absent): "
-                        "no peer '%s'", name)
+            log.warning(
+                "Unable to create channel of type 'SIP' (cause 20 - Subscriber absent): "
+                "no peer '%s'",
+                name,
+            )
             return [], causes.SUBSCRIBER_ABSENT
         if not peer.is_peer:
             return [], causes.SUBSCRIBER_ABSENT
@@ -416,8 +470,7 @@ class SipCalls:
         return targets, 0
 
     def _direct(self, user: str | None, hostport: str) -> tuple[list[DialTarget], int]:
-        host, _, port = hostport.rpartition(":") if hostport.count(":") == 1 else (hostport, "",
-                                                                                     "")
+        host, _, port = hostport.rpartition(":") if hostport.count(":") == 1 else (hostport, "", "")
         if not host:
             host, port = hostport, ""
         address = Address(host.strip("[]"), int(port) if port.isdigit() else 5060)
@@ -439,14 +492,26 @@ class SipCalls:
             log.warning("No codec in common to call %s from %s", peer.name, caller.name)
             return causes.BEARERCAPABILITY_NOTAVAIL
         try:
-            media = self.media.create_leg(peer.name, policy, _family(flow))
+            media = self.media.create_leg(
+                peer.name, policy, _family(flow), timeouts=(peer.rtptimeout, peer.rtpholdtimeout)
+            )
         except MediaError as e:
             log.error("No media ports to call %s: %s", peer.name, e)
             return causes.CONGESTION
+        # Symmetric RTP: nat=comedia, or auto_comedia when the peer registered from behind a
+        # NAT (its Contact names another host than the packets came from).
+        media.comedia = peer.nat.comedia or (
+            peer.nat.auto_comedia and _registered_behind_nat(target.reach)
+        )
         channel = Channel(
-            "SIP", target.display, self.ctx.scheduler, context=peer.context,
-            exten=caller.exten, caller_id_name=caller.caller_id_name,
-            caller_id_num=caller.caller_id_num, outbound=True,
+            "SIP",
+            target.display,
+            self.ctx.scheduler,
+            context=peer.context,
+            exten=caller.exten,
+            caller_id_name=caller.caller_id_name,
+            caller_id_num=caller.caller_id_num,
+            outbound=True,
         )
         channel.linkedid = caller.linkedid
         channel.peer_name = peer.name
@@ -461,15 +526,28 @@ class SipCalls:
         from_user = peer.fromuser or caller.caller_id_num or "pbx"
         from_host = peer.fromdomain or bracket(local.host)
         display = caller.caller_id_name.replace('"', "")
-        from_ = f'"{display}" <sip:{from_user}@{from_host}>' if display else \
-            f"<sip:{from_user}@{from_host}>"
+        from_ = (
+            f'"{display}" <sip:{from_user}@{from_host}>'
+            if display
+            else f"<sip:{from_user}@{from_host}>"
+        )
         request = build_request(
-            "INVITE", target.request_uri, flow, local=local, from_=from_,
-            from_tag=self.ctx.tokens.hex(4), to=f"<{target.request_uri}>",
-            call_id=self.ctx.tokens.hex(16), cseq=102, branch=new_branch(self.ctx.tokens),
-            contact=f"<{contact_uri(flow, local, from_user)}>", user_agent=self.ctx.useragent,
-            extra=[("Allow", "INVITE, ACK, CANCEL, OPTIONS, BYE, REGISTER, INFO"),
-                   ("Content-Type", "application/sdp")],
+            "INVITE",
+            target.request_uri,
+            flow,
+            local=local,
+            from_=from_,
+            from_tag=self.ctx.tokens.hex(4),
+            to=f"<{target.request_uri}>",
+            call_id=self.ctx.tokens.hex(16),
+            cseq=102,
+            branch=new_branch(self.ctx.tokens),
+            contact=f"<{contact_uri(flow, local, from_user)}>",
+            user_agent=self.ctx.useragent,
+            extra=[
+                ("Allow", "INVITE, ACK, CANCEL, OPTIONS, BYE, REGISTER, INFO"),
+                ("Content-Type", "application/sdp"),
+            ],
             body=offer.to_bytes(),
         )
         leg = OutboundLeg(self.ctx, channel, media, sdp, request, flow)
@@ -483,6 +561,17 @@ class SipCalls:
         self.registry.by_call_id.setdefault(request.call_id, []).append(leg)
         self.hooks.channel_created(channel)
         return channel, leg
+
+
+def _registered_behind_nat(reach: Reach) -> bool:
+    binding = reach.binding
+    if binding is None:
+        return False
+    try:
+        contact_host = SipUri.parse(binding.contact).host
+    except SipParseError:
+        return False
+    return contact_host != binding.source.host
 
 
 def _media_dead(channel: Channel, reason: str) -> None:

@@ -67,9 +67,7 @@ class LegContext:
 class SipLeg:
     """Shared machinery of inbound and outbound legs."""
 
-    def __init__(
-        self, ctx: LegContext, channel: Channel, media: MediaLeg, sdp: SdpSession
-    ) -> None:
+    def __init__(self, ctx: LegContext, channel: Channel, media: MediaLeg, sdp: SdpSession) -> None:
         self.ctx = ctx
         self.channel = channel
         self.media = media
@@ -98,21 +96,31 @@ class SipLeg:
         try:
             self.media.configure(negotiated)
         except Exception:
-            log.exception("media setup failed on %s", self.channel.name,
-                          extra={"channel": self.channel.name})
+            log.exception(
+                "media setup failed on %s", self.channel.name, extra={"channel": self.channel.name}
+            )
 
-    def _send_in_dialog(self, method: str, body: bytes = b"",
-                        extra: list[tuple[str, str]] | None = None) -> ClientTransaction | None:
+    def _send_in_dialog(
+        self,
+        method: str,
+        body: bytes = b"",
+        extra: list[tuple[str, str]] | None = None,
+        sdp: bool = True,
+    ) -> ClientTransaction | None:
         dialog = self.dialog
         if dialog is None:
             return None
         local = self.ctx.advertised(dialog.flow)
         headers = list(extra or ())
-        if body:
+        if body and sdp:
             headers.append(("Content-Type", SDP))
         request = dialog.create_request(
-            method, local, new_branch(self.ctx.tokens), user_agent=self.ctx.useragent,
-            extra=headers, body=body,
+            method,
+            local,
+            new_branch(self.ctx.tokens),
+            user_agent=self.ctx.useragent,
+            extra=headers,
+            body=body,
         )
         self.last_message = method
         tx = self.ctx.layer.send_request(request, dialog.flow, self.now)
@@ -182,7 +190,16 @@ class SipLeg:
         self.ctx.kick()
         if digit:
             digit = {"10": "*", "11": "#"}.get(digit, digit).upper()
-            self.channel.digit_received(digit)
+            self.channel.digit_received(digit, via_info=True)
+
+    def send_info_dtmf(self, digit: str, duration_ms: int = 100) -> None:
+        """A digit as SIP INFO (``dtmfmode=info``), ``application/dtmf-relay`` as chan_sip."""
+        body = f"Signal={digit}\r\nDuration={duration_ms}\r\n".encode()
+        tx = self._send_in_dialog(
+            "INFO", body, extra=[("Content-Type", "application/dtmf-relay")], sdp=False
+        )
+        if tx is not None:
+            tx.on_response = lambda r: None
 
     def _reinvite_received(self, request: Request, tx: ServerTransaction) -> None:
         """A re-INVITE: hold/unhold or a new offer (RFC 3264 §8); 491 on glare (§14.2)."""
@@ -217,8 +234,12 @@ class SipLeg:
         held = not negotiated.recv
         if held != self.hold_remote:
             self.hold_remote = held
-            log.info("%s %s", self.channel.name, "put the call on hold" if held else
-                     "took the call off hold", extra={"channel": self.channel.name})
+            log.info(
+                "%s %s",
+                self.channel.name,
+                "put the call on hold" if held else "took the call off hold",
+                extra={"channel": self.channel.name},
+            )
             if self.peer_hold_changed is not None:
                 self.peer_hold_changed(held)
 
@@ -228,8 +249,13 @@ class SipLeg:
         response.headers.add("Warning", f'399 {host} "{reason}"')
         tx.respond(response, self.now)
         self.ctx.kick()
-        log.log(25, "Rejecting SDP from %s: %s", self.channel.name, reason,
-                extra={"channel": self.channel.name})
+        log.log(
+            25,
+            "Rejecting SDP from %s: %s",
+            self.channel.name,
+            reason,
+            extra={"channel": self.channel.name},
+        )
 
     def _respond_2xx(self, request: Request, tx: ServerTransaction, body: bytes) -> None:
         response = self._reply(request, 200)
@@ -254,8 +280,7 @@ class SipLeg:
                 return
             result = self.sdp.receive_answer(answer)
             if isinstance(result, NotAcceptable):
-                log.warning("SDP answer in ACK refused on %s: %s", self.channel.name,
-                            result.reason)
+                log.warning("SDP answer in ACK refused on %s: %s", self.channel.name, result.reason)
                 self.channel.hangup(causes.BEARERCAPABILITY_NOTAVAIL)
                 return
             self._configure(result)
@@ -299,8 +324,13 @@ class SipLeg:
             return
         dialog.update_target(response)
         local = self.ctx.advertised(dialog.flow)
-        ack = dialog.create_request("ACK", local, new_branch(self.ctx.tokens),
-                                    user_agent=self.ctx.useragent, cseq=response.cseq.seq)
+        ack = dialog.create_request(
+            "ACK",
+            local,
+            new_branch(self.ctx.tokens),
+            user_agent=self.ctx.useragent,
+            cseq=response.cseq.seq,
+        )
         data = bytes(ack)
         dialog.pending_acks[response.cseq.seq] = data
         self.ctx.layer.send_stateless(ack, dialog.flow)
@@ -426,8 +456,11 @@ class InboundLeg(SipLeg):
         if self.confirmed or self.terminated or self._final is None:
             return
         if self.now >= self._giveup_at:
-            log.warning("No ACK for 200 OK on %s; hanging up", self.channel.name,
-                        extra={"channel": self.channel.name})
+            log.warning(
+                "No ACK for 200 OK on %s; hanging up",
+                self.channel.name,
+                extra={"channel": self.channel.name},
+            )
             self.send_bye()
             self._remote_hangup(causes.NO_USER_RESPONSE)
             return
@@ -523,8 +556,10 @@ class InboundLeg(SipLeg):
 
     def cancelled(self, cancel: Request, cancel_tx: ServerTransaction) -> None:
         """§9.2: 200 to the CANCEL; 487 to the INVITE if still unanswered."""
-        cancel_tx.respond(make_response(cancel, 200, to_tag=self.dialog.local_tag
-                                        if self.dialog else None), self.now)
+        cancel_tx.respond(
+            make_response(cancel, 200, to_tag=self.dialog.local_tag if self.dialog else None),
+            self.now,
+        )
         if not self.answered and not self.terminated:
             response = self._reply(self.invite, 487, "Request Terminated")
             try:
@@ -569,7 +604,8 @@ class OutboundLeg(SipLeg):
         self.tx.on_response = self._response
         self.tx.on_timeout = lambda: self._failed(causes.NO_USER_RESPONSE, 408, "Request Timeout")
         self.tx.on_transport_error = lambda: self._failed(
-            causes.DESTINATION_OUT_OF_ORDER, 503, "Service Unavailable")
+            causes.DESTINATION_OUT_OF_ORDER, 503, "Service Unavailable"
+        )
         self.ctx.kick()
 
     def _response(self, response: Response) -> None:
@@ -632,8 +668,13 @@ class OutboundLeg(SipLeg):
                 self._configure(result)
                 return True
             reason = result.reason
-        log.log(25, "SDP answer refused on %s: %s", self.channel.name, reason,
-                extra={"channel": self.channel.name})
+        log.log(
+            25,
+            "SDP answer refused on %s: %s",
+            self.channel.name,
+            reason,
+            extra={"channel": self.channel.name},
+        )
         if response.status >= 200:
             self.send_bye()
         else:

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from twisted.internet.defer import Deferred
 
+from pbx.call.dialplan_api import DialplanChannel
 from pbx.core import causes
 from pbx.core.clock import Cancellable, Scheduler
-from pbx.call.dialplan_api import DialplanChannel
 from pbx.dialplan.model import Dialplan
 from pbx.dialplan.variables import split_function, substitute
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
+from pbx.call.dialplan_api import DialOptions
 from pbx.dialplan.apps.base import CONTINUE, HANGUP, AppResult
 from pbx.dialplan.args import parse_options, separate_args
-from pbx.call.dialplan_api import DialOptions
 from pbx.dialplan.execution import Execution, verbose
 
 log = logging.getLogger(__name__)

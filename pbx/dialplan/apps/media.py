@@ -26,9 +26,9 @@ from typing import ClassVar
 
 from twisted.internet.defer import CancelledError
 
+from pbx.call.dialplan_api import MissingSound
 from pbx.dialplan.apps.base import CONTINUE, AppResult
 from pbx.dialplan.args import parse_options, separate_args
-from pbx.call.dialplan_api import MissingSound
 from pbx.dialplan.execution import Execution, verbose
 
 log = logging.getLogger(__name__)

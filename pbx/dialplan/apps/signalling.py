@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
+from pbx.call.dialplan_api import Indication
 from pbx.core import causes
 from pbx.dialplan.apps.base import CONTINUE, HANGUP, AppResult
-from pbx.call.dialplan_api import Indication
 from pbx.dialplan.execution import Execution
 
 log = logging.getLogger(__name__)
