@@ -4,7 +4,6 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.call.dialplan_api import DialOptions, DialplanChannel, DialResult, MissingSound
-
 from test.unit.dialplan.fakes import FakeChannel
 
 
