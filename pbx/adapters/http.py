@@ -30,11 +30,12 @@ from twisted.internet.protocol import connectionDone
 from twisted.protocols import policies
 from twisted.python.failure import Failure
 from twisted.web import http, resource, server, static
+from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
 from pbx import __version__
 from pbx.adapters.sip_transport import SipTransportHub
-from pbx.adapters.sip_ws import SipWebSocket, handshake_rejection, upgrade
+from pbx.adapters.sip_ws import KeepAlive, SipWebSocket, handshake_rejection, upgrade
 from pbx.config.http_conf import HttpSettings
 from pbx.core.addr import TransportKind
 from pbx.core.clock import Scheduler
@@ -74,7 +75,7 @@ def not_found_page(servername: str) -> bytes:
 
 
 #: Phrases Twisted lacks.
-REASONS = {426: b"Upgrade Required"}
+REASONS = {302: b"Moved Temporarily", 426: b"Upgrade Required"}
 
 
 class ErrorPage(resource.Resource):
@@ -122,15 +123,18 @@ class WebSocketEndpoint(resource.Resource):
             if code == 426:
                 headers = (("Upgrade", "websocket"), ("Connection", "Upgrade"))
             return ErrorPage(code, text, self.front.servername, headers).render(request)
-        self.front.upgraded(request)
-        return upgrade(
+        result = upgrade(
             request,
             self.front.hub,
             self.kind,
             self.front.clock,
             self.front.settings.session_keep_alive / 1000.0,
             self.front.websocket_closed,
+            self.front.keepalive,
         )
+        if result == NOT_DONE_YET:  # upgraded: the connection leaves the HTTP session count
+            self.front.upgraded(request)
+        return result
 
 
 class Router(resource.Resource):
@@ -252,6 +256,7 @@ class HttpFrontEnd:
         return self.settings.servername
 
     def __post_init__(self) -> None:
+        self.keepalive = KeepAlive(self.clock, self.settings.session_keep_alive / 1000.0)
         self.not_found = ErrorPage(404, "Not Found", self.servername)
         self.ca_resource: resource.Resource = self.not_found
         if self.ca_path is not None:
@@ -259,7 +264,7 @@ class HttpFrontEnd:
 
     def site(self, kind: TransportKind) -> SessionLimiter:
         timeout = self.settings.session_inactivity / 1000.0 or None
-        site = server.Site(Router(self, kind), timeout=timeout)
+        site = server.Site(Router(self, kind), timeout=timeout, reactor=self.clock)
         site.noisy = False
         site.displayTracebacks = False
         return SessionLimiter(site, self)

@@ -19,12 +19,13 @@ import os
 import socket
 import struct
 from collections.abc import Iterable
+from typing import Any, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from OpenSSL import crypto
+from twisted.internet import ssl
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ LEAF_DAYS = 397  # below the 398-day limit browsers apply to server certificates
 RENEW_BEFORE = datetime.timedelta(days=30)
 
 Names = tuple[frozenset[str], frozenset[str]]  # (DNS names, IP addresses)
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+PRIVATE_KEY_TYPES = (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)
 
 
 def local_names(extra_hosts: Iterable[str] = ()) -> Names:
@@ -233,8 +236,8 @@ def ensure_local_server_certificate(
 
 def ensure_server_certificate(
     certfile: str, keyfile: str, dbdir: str, extra_hosts: Iterable[str] = ()
-) -> tuple[crypto.PKey, crypto.X509]:
-    """The key and certificate to serve TLS with, as pyOpenSSL objects for Twisted.
+) -> tuple[PrivateKey, x509.Certificate]:
+    """The key and certificate to serve TLS with (Twisted's CertificateOptions takes them).
 
     ``certfile`` (with ``keyfile``, or the key inside ``certfile``) when it exists; otherwise
     the local CA's server certificate from ``dbdir/tls``.
@@ -254,9 +257,28 @@ def ensure_server_certificate(
     if keyfile and os.path.exists(keyfile):
         with open(keyfile, "rb") as f:
             key_pem = f.read()
-    cert = crypto.load_certificate(crypto.FILETYPE_PEM, cert_pem)
-    key = crypto.load_privatekey(crypto.FILETYPE_PEM, key_pem)
+    cert = x509.load_pem_x509_certificates(cert_pem)[0]
+    key = serialization.load_pem_private_key(key_pem, None)
+    if not isinstance(key, PRIVATE_KEY_TYPES):
+        raise ValueError(f"{keyfile or certfile}: unsupported private key type")
     return key, cert
+
+
+def server_tls_options(
+    certfile: str, keyfile: str, dbdir: str, extra_hosts: Iterable[str] = ()
+) -> ssl.CertificateOptions:
+    """Twisted TLS options (TLS 1.2+) for a listener, from ``ensure_server_certificate``.
+
+    The cryptography objects go to pyOpenSSL as they are (``use_certificate`` and
+    ``use_privatekey`` accept them since pyOpenSSL 24.3); wrapping them in the deprecated
+    ``X509``/``PKey`` types is what Twisted's annotations describe but no longer needed.
+    """
+    key, cert = ensure_server_certificate(certfile, keyfile, dbdir, extra_hosts)
+    return ssl.CertificateOptions(
+        privateKey=cast(Any, key),
+        certificate=cast(Any, cert),
+        raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
+    )
 
 
 def ca_certificate_path(dbdir: str) -> str:

@@ -8,9 +8,9 @@ RFC 7118 §4.1 requires and Twisted's own ``WebSocketResource`` never does — h
 owns the handshake, with wsproto.
 
 After the upgrade each connection is one flow of the SIP stack: one SIP message per frame, text
-or binary (RFC 7118 §5); requests to the browser go back over this very connection. Pings every
-half ``session_keep_alive`` detect a vanished tab: a connection that answers nothing for a
-whole ``session_keep_alive`` is closed, and its registrations go with it.
+or binary (RFC 7118 §5); requests to the browser go back over this very connection. Pings detect
+a vanished tab (:class:`KeepAlive`): it is closed within ``session_keep_alive``, and its
+registrations go with it.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ class SipWebSocket(Protocol):
         clock: Scheduler,
         keep_alive: float,
         closed: Callable[[SipWebSocket], None] | None = None,
+        keepalive: KeepAlive | None = None,
     ) -> None:
         self.hub = hub
         self.kind = kind
@@ -91,8 +92,9 @@ class SipWebSocket(Protocol):
         self.flow = Flow(kind, Address("0.0.0.0", 0), Address("0.0.0.0", 0))
         self._parts: list[str | bytes | bytearray] = []
         self._size = 0
-        self._last_heard = 0.0
-        self._timer: Cancellable | None = None
+        self.last_heard = 0.0
+        self.pinged_at = -1.0
+        self.keepalive = keepalive if keepalive is not None else KeepAlive(clock, keep_alive)
         self.user_agent = ""
 
     # -- the protocol HTTPChannel hands its connection to -----------------------------------
@@ -103,36 +105,34 @@ class SipWebSocket(Protocol):
         remote = _address(transport.getPeer())
         self.flow = Flow(self.kind, local, remote, self.hub.new_conn_id())
         self.hub.add_connection(self)
-        self._last_heard = self.clock.seconds()
-        self._arm()
+        self.last_heard = self.clock.seconds()
+        self.keepalive.add(self)
         log.info("WebSocket %s connection from %s", self.kind.value.upper(), remote)
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802
-        self._last_heard = self.clock.seconds()
+        self.last_heard = self.clock.seconds()
         try:
             self.ws.receive_data(data)
             events = list(self.ws.events())
         except WsProtocolError as e:
             log.warning("WebSocket protocol error from %s: %s", self.flow, e)
-            self._abort()
+            self.abort()
             return
         for event in events:
             if isinstance(event, (TextMessage, BytesMessage)):
                 self._message_part(event.data, event.message_finished)
             elif isinstance(event, Ping):
-                self._write(self.ws.send(event.response()))
+                self.write(self.ws.send(event.response()))
             elif isinstance(event, Pong):
                 pass
             elif isinstance(event, CloseConnection):
                 if self.ws.state.name not in ("CLOSED", "LOCAL_CLOSING"):
-                    self._write(self.ws.send(event.response()))
-                self._abort()
+                    self.write(self.ws.send(event.response()))
+                self.abort()
                 return
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
+        self.keepalive.discard(self)
         self.transport = None
         self.hub.remove_connection(self)
         if self._closed_hook is not None:
@@ -167,47 +167,80 @@ class SipWebSocket(Protocol):
     # -- Connection (the hub's sending side) ---------------------------------------------
     def send_message(self, data: bytes) -> None:
         # RFC 7118 §5.1: SIP messages are UTF-8 text; JsSIP and SIP.js expect text frames.
-        self._write(self.ws.send(TextMessage(data.decode("utf-8", "replace"))))
+        self.write(self.ws.send(TextMessage(data.decode("utf-8", "replace"))))
 
     def close(self, code: int = 1000) -> None:
         if self.transport is None:
             return
         try:
-            self._write(self.ws.send(CloseConnection(code)))
+            self.write(self.ws.send(CloseConnection(code)))
         except Exception:
             pass
-        self._abort()
+        self.abort()
 
-    def _write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> None:
         if self.transport is not None and data:
             self.transport.write(data)
 
-    def _abort(self) -> None:
+    def abort(self) -> None:
         if self.transport is not None:
             self.transport.loseConnection()
 
-    # -- keep-alive ----------------------------------------------------------------------
-    def _arm(self) -> None:
-        if self.keep_alive > 0:
-            self._timer = self.clock.callLater(self.keep_alive / 2, self._tick)
 
-    def _tick(self) -> None:
+#: RFC 6455 §5.5.2: a server's Ping frame is unmasked, so it is the same bytes every time.
+PING_FRAME = b"\x89\x03pbx"
+
+
+class KeepAlive:
+    """One timer for every WebSocket of a listener: ping the quiet, close the silent.
+
+    A sweep runs every quarter of ``keep_alive``. A connection quiet for 3/8 of it gets one
+    ping (any frame it sends counts as life); one silent for 3/4 of it is closed, so a
+    vanished tab is gone within ``keep_alive`` (http.conf ``session_keep_alive``). One shared
+    timer and a constant ping frame keep thousands of idle browsers cheap.
+    """
+
+    def __init__(self, clock: Scheduler, keep_alive: float) -> None:
+        self.clock = clock
+        self.keep_alive = keep_alive
+        self._members: set[SipWebSocket] = set()
+        self._timer: Cancellable | None = None
+
+    def add(self, ws: SipWebSocket) -> None:
+        if self.keep_alive <= 0:
+            return
+        self._members.add(ws)
+        if self._timer is None:
+            self._timer = self.clock.callLater(self.keep_alive / 4, self._sweep)
+
+    def discard(self, ws: SipWebSocket) -> None:
+        self._members.discard(ws)
+        if not self._members and self._timer is not None:
+            if self._timer.active():
+                self._timer.cancel()
+            self._timer = None
+
+    def _sweep(self) -> None:
         self._timer = None
-        if self.transport is None:
-            return
-        silent = self.clock.seconds() - self._last_heard
-        if silent >= self.keep_alive:
-            log.log(
-                25,
-                "WebSocket %s from %s silent for %.0f s; closing",
-                self.kind.value,
-                self.flow.remote,
-                silent,
-            )
-            self._abort()
-            return
-        self._write(self.ws.send(Ping(b"pbx")))
-        self._arm()
+        now = self.clock.seconds()
+        close_after = self.keep_alive * 0.75
+        ping_after = self.keep_alive * 0.375
+        for ws in list(self._members):
+            silent = now - ws.last_heard
+            if silent >= close_after:
+                log.log(
+                    25,
+                    "WebSocket %s from %s silent for %.0f s; closing",
+                    ws.kind.value,
+                    ws.flow.remote,
+                    silent,
+                )
+                ws.abort()
+            elif silent >= ping_after and ws.pinged_at <= ws.last_heard:
+                ws.pinged_at = now
+                ws.write(PING_FRAME)
+        if self._members:
+            self._timer = self.clock.callLater(self.keep_alive / 4, self._sweep)
 
 
 def upgrade(
@@ -217,6 +250,7 @@ def upgrade(
     clock: Scheduler,
     keep_alive: float,
     closed: Callable[[SipWebSocket], None] | None = None,
+    keepalive: KeepAlive | None = None,
 ) -> bytes | int:
     """Complete an accepted handshake and hand the connection to a :class:`SipWebSocket`.
 
@@ -239,7 +273,7 @@ def upgrade(
     if connection is None or transport is None:
         request.setResponseCode(400)
         return b"WebSocket handshake failed\n"
-    sip = SipWebSocket(hub, kind, connection, clock, keep_alive, closed)
+    sip = SipWebSocket(hub, kind, connection, clock, keep_alive, closed, keepalive)
     sip.user_agent = _header(request, b"user-agent")
     channel.setTimeout(None)
     channel._protocolUpgradeForWebsockets(sip)  # noqa: SLF001 - see docstring

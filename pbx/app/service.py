@@ -12,17 +12,18 @@ from __future__ import annotations
 import logging
 import os
 import random
+import resource
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from twisted.internet import defer, ssl, task
+from twisted.internet import defer, task
 from twisted.internet.interfaces import IListeningPort
 
 from pbx import __version__
 from pbx.adapters.control import ConsoleLogHandler, ControlFactory
 from pbx.adapters.http import HttpFrontEnd
-from pbx.adapters.local_ca import ca_certificate_path, ensure_server_certificate
+from pbx.adapters.local_ca import ca_certificate_path, server_tls_options
 from pbx.adapters.media_factory import UdpMediaFactory
 from pbx.adapters.sip_stream import SipStreamFactory
 from pbx.adapters.sip_transport import SipTransportHub
@@ -54,6 +55,22 @@ from pbx.sip.transaction.layer import TransactionLayer
 log = logging.getLogger(__name__)
 
 STORE_FLUSH_INTERVAL = 1.0
+#: Listen queue of TCP/TLS/HTTP listeners: a crowd of browsers reconnecting after a restart
+#: must not overflow Twisted's default of 50.
+BACKLOG = 1024
+
+
+def raise_file_limit() -> int:
+    """Lift the soft open-files limit to the hard one (Asterisk's ``maxfiles``): every
+    WebSocket, TCP connection and RTP port is a descriptor."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError) as e:
+            log.warning("Could not raise the open-files limit from %d: %s", soft, e)
+    return soft
 
 
 class StartupError(Exception):
@@ -186,6 +203,7 @@ class Pbx:
         self.fully_booted.callback(None)
 
     def _bind_all(self) -> None:
+        log.info("Open files limit: %d", raise_file_limit())
         errors: list[str] = []
         general = self.settings.sip.general
 
@@ -231,18 +249,17 @@ class Pbx:
         factory = SipStreamFactory(self.hub, kind)
         if kind is TransportKind.TLS:
             general = self.settings.sip.general
-            key, cert = ensure_server_certificate(
+            options = server_tls_options(
                 general.tlscertfile,
                 general.tlsprivatekey,
                 self.settings.pbx.dbdir,
                 extra_hosts=[bind.host],
             )
-            options = ssl.CertificateOptions(
-                privateKey=key, certificate=cert, raiseMinimumTo=ssl.TLSVersion.TLSv1_2
+            port = self.reactor.listenSSL(
+                bind.port, factory, options, backlog=BACKLOG, interface=bind.host
             )
-            port = self.reactor.listenSSL(bind.port, factory, options, interface=bind.host)
         else:
-            port = self.reactor.listenTCP(bind.port, factory, interface=bind.host)
+            port = self.reactor.listenTCP(bind.port, factory, backlog=BACKLOG, interface=bind.host)
         self._ports.append(port)
 
     def _http_front_end(self) -> HttpFrontEnd:
@@ -258,19 +275,18 @@ class Pbx:
         site = front.site(kind)
         if kind is TransportKind.WSS:
             http_settings = self.settings.http
-            key, cert = ensure_server_certificate(
+            options = server_tls_options(
                 http_settings.tlscertfile,
                 http_settings.tlsprivatekey,
                 self.settings.pbx.dbdir,
                 extra_hosts=[bind.host],
             )
-            options = ssl.CertificateOptions(
-                privateKey=key, certificate=cert, raiseMinimumTo=ssl.TLSVersion.TLSv1_2
+            port = self.reactor.listenSSL(
+                bind.port, site, options, backlog=BACKLOG, interface=bind.host
             )
-            port = self.reactor.listenSSL(bind.port, site, options, interface=bind.host)
             label = "HTTPS Server Enabled and Bound to"
         else:
-            port = self.reactor.listenTCP(bind.port, site, interface=bind.host)
+            port = self.reactor.listenTCP(bind.port, site, backlog=BACKLOG, interface=bind.host)
             label = "Server Enabled and Bound to"
         actual = getattr(port.getHost(), "port", bind.port)
         front.bound.append(f"{label} {Address(bind.host, actual)}")
