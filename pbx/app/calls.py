@@ -88,6 +88,7 @@ class CallService:
                 start_dialplan=self._start,
                 dialplan=lambda: self.dialplan,
                 channel_created=self._created,
+                call_refused=self._refused,
             ),
             self.dialer,
             sounds,
@@ -120,6 +121,15 @@ class CallService:
         self.calls_processed += 1
         d = self.engine.run(channel, self.dialplan, context, exten)
         d.addCallback(lambda result: self._finished(channel, result))
+
+    def _refused(self, channel: Channel) -> None:
+        self.calls_processed += 1
+        try:
+            self.cdr.write(
+                build_record(channel, "", "", congestion=self.pbx.settings.cdr.congestion)
+            )
+        except Exception:
+            log.exception("CDR for %s failed", channel.name)
 
     def _finished(self, channel: Channel, result: RunResult) -> None:
         bridged = channel.variables.get("DIALEDPEERNAME", "")

@@ -254,6 +254,8 @@ class DialAttempt:
         if self.winner is not None:
             return
         self.failures.append(cause)
+        if status == 488 and not self.caller.userfield:
+            self.caller.userfield = reason  # why the callee refused the offer, for the CDR
         if self.early_bridge is not None and self.early_bridge[0] is channel:
             self.early_bridge[1].stop()
             self.early_bridge = None

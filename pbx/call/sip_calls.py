@@ -72,6 +72,8 @@ class CallHooks:
     dialplan: Callable[[], ExtensionLookup]
     """The current dialplan (extension checks before the dialplan runs)."""
     channel_created: Callable[[Channel], None] = lambda c: None
+    call_refused: Callable[[Channel], None] = lambda c: None
+    """A call refused before the dialplan (488): it still gets a CDR."""
 
 
 @dataclass
@@ -366,6 +368,7 @@ class SipCalls:
                 offer = SessionDescription.parse(request.body)
             except Exception as e:
                 self._reject_sdp(request, tx, flow, f"unparseable SDP offer: {e}")
+                self._refused(request, peer, guest, context, exten, f"unparseable SDP offer: {e}")
                 return
         try:
             media = self.media.create_leg(
@@ -383,6 +386,7 @@ class SipCalls:
             if isinstance(check, NotAcceptable):
                 media.close()
                 self._reject_sdp(request, tx, flow, check.reason)
+                self._refused(request, peer, guest, context, exten, check.reason)
                 return
         channel = Channel(
             "SIP",
@@ -418,6 +422,25 @@ class SipCalls:
             extra={"channel": channel.name},
         )
         self.hooks.start_dialplan(channel, context, exten)
+
+    def _refused(
+        self, request: Request, peer: PeerConfig, guest: bool, context: str, exten: str, reason: str
+    ) -> None:
+        """An offer refused with 488 still leaves a CDR (FAILED, the reason in userfield), so
+        the admin finds why the call never rang (pbx goes beyond chan_sip here)."""
+        channel = Channel(
+            "SIP",
+            peer.name,
+            self.ctx.scheduler,
+            context=context,
+            exten=exten,
+            caller_id_name=_caller_name(request, peer, guest),
+            caller_id_num=_caller_num(request, peer, guest),
+        )
+        channel.account_code = peer.accountcode
+        channel.userfield = reason
+        channel.ended(causes.BEARERCAPABILITY_NOTAVAIL)
+        self.hooks.call_refused(channel)
 
     def _reject_sdp(self, request: Request, tx: ServerTransaction, flow: Flow, reason: str) -> None:
         host = self.ctx.advertised(flow).host

@@ -686,9 +686,12 @@ class OutboundLeg(SipLeg):
         if self.terminated:
             return
         self.finish()
+        if status == 488:
+            self.channel.userfield = reason
+        # The channel is gone before Dial hears of it, so "all callees failed" sees it.
+        self.channel.ended(cause)
         if self.on_failure is not None:
             self.on_failure(cause, status, reason)
-        self.channel.ended(cause)
 
     # -- ChannelDriver -----------------------------------------------------------------------
     def answer(self) -> Deferred[None]:
