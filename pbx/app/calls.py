@@ -68,7 +68,7 @@ class CallService:
         self.engine = Engine.create(
             reactor, globals=dict(dialplan.globals), db=AstDb(pbx), peers=self._sippeer
         )
-        self.cdr = CdrWriter(pbx.settings.cdr)
+        self.cdr = CdrWriter(pbx.settings.cdr, reactor)
         self.dialer = SipDialer(reactor, bridge)
         ctx = LegContext(
             layer=pbx.layer,

@@ -352,7 +352,15 @@ class Pbx:
                 )
             self.reactor.callLater(0.5, self.request_shutdown, True)
             return
-        self.calls.hangup_all()
+        if self.calls.hangup_all():
+            # Let the hung-up calls run their h extensions and queue their CDRs first.
+            self.reactor.callLater(0.2, self._stop_and_exit)
+        else:
+            self._stop_and_exit()
+
+    def _stop_and_exit(self) -> None:
+        if self.stopping:
+            return
         d = self.stop()
         d.addBoth(lambda _: self.reactor.stop())
 

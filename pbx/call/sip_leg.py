@@ -394,7 +394,7 @@ class InboundLeg(SipLeg):
         self._final: Response | None = None
         self.remote_user_agent = invite.headers.get("User-Agent") or ""
         tx.on_timeout = self._no_ack
-        tx.on_transport_error = lambda: self._remote_hangup(causes.NETWORK_OUT_OF_ORDER)
+        tx.on_transport_error = self._transport_failed
 
     def accept_offer(self) -> NotAcceptable | None:
         """Process the INVITE's offer now (before the dialplan runs): refused -> reason."""
@@ -471,6 +471,13 @@ class InboundLeg(SipLeg):
         self.ctx.kick()
         self._interval = min(self._interval * 2, T2)
         self._retransmit = self.ctx.scheduler.callLater(self._interval, self._resend_2xx)
+
+    def _transport_failed(self) -> None:
+        """The INVITE transaction's connection died. Once the call is confirmed that says
+        nothing more: a browser's media keeps going (ICE consent decides, RFC 7675) and the
+        dialog reaches it again if it reconnects."""
+        if not self.confirmed and not self.terminated:
+            self._remote_hangup(causes.NETWORK_OUT_OF_ORDER)
 
     def _no_ack(self) -> None:
         if not self.confirmed and not self.terminated and not self.answered:

@@ -194,7 +194,9 @@ class DtlsEndpoint:
         role: Literal["client", "server"],
         remote_fingerprint: tuple[str, str],
         profiles: Sequence[str] = DEFAULT_PROFILES,
+        name: str = "",
     ) -> None:
+        self._who = f"{name}: " if name else ""  # whose association the log lines are about
         if role not in ("client", "server"):
             raise LocalProtocolError(f"DTLS role must be 'client' or 'server', not {role!r}")
         for name in profiles:
@@ -357,7 +359,8 @@ class DtlsEndpoint:
         self._resend_at = self._openssl_at = None
         self._set_state(DtlsState.CONNECTED)
         logger.info(
-            "DTLS %s connected in %.0f ms, %s",
+            "%sDTLS %s connected in %.0f ms, %s",
+            self._who,
             self.role,
             (now - self._started_at) * 1000,
             profile_name,
@@ -441,7 +444,7 @@ class DtlsEndpoint:
             f"{digest.hex(':').upper()}, a=fingerprint says {self._hash_function} "
             f"{self._expected.hex(':').upper()}"
         )
-        logger.warning("%s", self._mismatch)
+        logger.warning("%s%s", self._who, self._mismatch)
         return False
 
     def _info(self, conn: SSL.Connection, where: int, ret: int) -> None:
@@ -449,7 +452,7 @@ class DtlsEndpoint:
             level = "fatal" if ret >> 8 == 2 else "warning"
             name = ALERT_NAMES.get(ret & 0xFF, f"alert {ret & 0xFF}")
             direction = "received" if where & SSL.SSL_CB_READ else "sent"
-            logger.info("DTLS %s %s alert %s", direction, level, name)
+            logger.info("%sDTLS %s %s alert %s", self._who, direction, level, name)
             if direction == "received" and level == "fatal":
                 self._alert_received = name
 
@@ -466,7 +469,7 @@ class DtlsEndpoint:
         self._resend_at = self._openssl_at = None
         self._flight = []
         self._set_state(DtlsState.FAILED)
-        logger.warning("DTLS %s failed: %s", self.role, reason)
+        logger.warning("%sDTLS %s failed: %s", self._who, self.role, reason)
 
     def _set_state(self, new_state: DtlsState) -> None:
         if new_state not in TRANSITIONS[self.state]:

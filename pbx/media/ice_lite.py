@@ -99,7 +99,10 @@ class IceLiteResponder:
     :param remote_ufrag: the peer's ``a=ice-ufrag`` if known; ``None`` accepts any.
     """
 
-    def __init__(self, local_ufrag: str, local_pwd: str, remote_ufrag: str | None = None) -> None:
+    def __init__(
+        self, local_ufrag: str, local_pwd: str, remote_ufrag: str | None = None, name: str = ""
+    ) -> None:
+        self.name = name or local_ufrag  # who the log lines are about (the channel)
         self.local_ufrag = local_ufrag
         self.remote_ufrag = remote_ufrag
         self._key = local_pwd.encode("utf-8")
@@ -184,13 +187,13 @@ class IceLiteResponder:
     def _accept(self, addr: tuple[str, int], use_candidate: bool, now: float) -> None:
         if use_candidate:
             if addr != self.remote_addr or not self.nominated:
-                logger.info("ICE nominated %s", addr)
+                logger.info("%s: ICE nominated %s", self.name, addr)
             self.remote_addr = addr
             self.nominated = True
             self._fire(IceEvent.NOMINATION)
         else:
             if self.remote_addr is None:
-                logger.info("ICE selected %s (first valid check)", addr)
+                logger.info("%s: ICE selected %s (first valid check)", self.name, addr)
                 self.remote_addr = addr
             self._fire(IceEvent.CHECK)
         if addr == self.remote_addr:
@@ -215,6 +218,6 @@ class IceLiteResponder:
         """Expire consent if no valid check from the selected address came in time."""
         if self._consent_at is None or self.state is IceState.FAILED or now < self._consent_at:
             return
-        logger.warning("ICE consent for %s expired (RFC 7675)", self.remote_addr)
+        logger.warning("%s: ICE consent for %s expired (RFC 7675)", self.name, self.remote_addr)
         self._consent_at = None
         self._fire(IceEvent.CONSENT_EXPIRED)

@@ -121,7 +121,7 @@ class MediaStream:
         self._certificate = certificate
         self._strict = strict
         self._rtcp_interval = rtcp_interval
-        self._ice = IceLiteResponder(*ice_credentials) if ice_credentials else None
+        self._ice = IceLiteResponder(*ice_credentials, name=name) if ice_credentials else None
         self.ssrc = tokens.u32()
         self._rewriter = StreamRewriter(self.ssrc, tokens.u32() & 0xFFFF, tokens.u32())
         self.rtcp = RtcpSession(self.ssrc, tokens.hex(8), tokens)
@@ -241,6 +241,7 @@ class MediaStream:
                 self._certificate.private_key,
                 security.role,
                 security.remote_fingerprint,
+                name=self.name,
             )
             # Without ICE nothing else tells the client when to begin: begin now.
             if security.role == "client" and (self._ice is None or self._ice.remote_addr):
