@@ -79,6 +79,7 @@ class SipLeg:
         self.peer_hold_changed: Callable[[bool], None] | None = None
         self.last_message = ""
         self.remote_user_agent = ""
+        self._acks: dict[int, Request] = {}
 
     # -- helpers ---------------------------------------------------------------------------
     @property
@@ -331,8 +332,8 @@ class SipLeg:
             user_agent=self.ctx.useragent,
             cseq=response.cseq.seq,
         )
-        data = bytes(ack)
-        dialog.pending_acks[response.cseq.seq] = data
+        # Kept so a retransmitted 2xx gets the very same ACK (§13.2.2.4).
+        self._acks[response.cseq.seq] = ack
         self.ctx.layer.send_stateless(ack, dialog.flow)
         self.ctx.kick()
 
@@ -341,24 +342,14 @@ class SipLeg:
         dialog = self.dialog
         if dialog is None:
             return
-        data = dialog.pending_acks.get(response.cseq.seq)
-        if data is not None:
-            self.ctx.layer.send_stateless(_Raw(data), dialog.flow)  # type: ignore[arg-type]
+        ack = self._acks.get(response.cseq.seq)
+        if ack is not None:
+            self.ctx.layer.send_stateless(ack, dialog.flow)
             self.ctx.kick()
 
     def _remote_hangup(self, cause: int) -> None:
         self.finish()
         self.channel.ended(cause)
-
-
-class _Raw:
-    """Bytes that quack like a message for ``send_stateless`` (a stored ACK)."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def __bytes__(self) -> bytes:
-        return self._data
 
 
 class InboundLeg(SipLeg):
@@ -661,7 +652,8 @@ class OutboundLeg(SipLeg):
             if self.on_answer is not None:
                 self.on_answer()
             return
-        self.sdp.cancel_offer() if self.sdp.state.name == "LOCAL_OFFER" else None
+        if self.sdp.state.name == "LOCAL_OFFER":
+            self.sdp.cancel_offer()
         self._failed(causes.sip_to_cause(status), status, response.reason)
 
     def _take_answer(self, response: Response) -> bool:

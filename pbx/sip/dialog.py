@@ -11,7 +11,7 @@ the peer is behind NAT, which the caller decides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pbx.core.addr import Address
 from pbx.sip.flow import Flow
@@ -40,7 +40,6 @@ class Dialog:
     local_contact: str
     flow: Flow
     secure: bool = False
-    pending_acks: dict[int, bytes] = field(default_factory=dict)
 
     @property
     def id(self) -> DialogId:
