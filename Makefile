@@ -15,7 +15,8 @@ APT_PKGS := sip-tester baresip chromium sox espeak-ng libnss3-tools
 APT_BINS := sipp baresip chromium sox espeak-ng certutil
 NPM_DIR  := test/e2e/webrtc
 
-.PHONY: run test check unit adapters integration e2e fmt venv sysdeps npmdeps clean bench
+.PHONY: run test check unit adapters integration e2e fmt venv sysdeps npmdeps clean bench \
+	bench-register bench-calls bench-media bench-ws bench-webrtc
 
 $(STAMP): setup.cfg
 	$(PYTHON) -m venv $(VENV)
@@ -67,8 +68,24 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix pbx test contrib
 	$(VENV)/bin/ruff format pbx test contrib
 
-bench: $(STAMP) sysdeps
+# Benchmarks print figures and never gate CI (contrib/bench/README.md explains each).
+bench: bench-register bench-calls bench-media bench-ws bench-webrtc
+
+bench-register: $(STAMP) sysdeps
 	$(PY) contrib/bench/register_rate.py
+
+bench-calls: $(STAMP) sysdeps
+	$(PY) contrib/bench/call_rate.py
+
+bench-media: $(STAMP)
+	$(PY) contrib/bench/media_relay.py --calls 100 200 350
+	$(PY) contrib/bench/media_relay.py --calls 100 200 --srtp
+
+bench-ws: $(STAMP)
+	$(PY) contrib/bench/ws_register.py -n 1000
+
+bench-webrtc: $(STAMP)
+	$(PY) contrib/bench/webrtc_calls.py --calls 20 100 200
 
 clean:
 	rm -rf $(VENV) $(NPM_DIR)/node_modules .mypy_cache .pytest_cache .ruff_cache
