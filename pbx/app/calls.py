@@ -132,12 +132,17 @@ class CallService:
             log.exception("CDR for %s failed", channel.name)
 
     def _finished(self, channel: Channel, result: RunResult) -> None:
-        bridged = channel.variables.get("DIALEDPEERNAME", "")
+        bridged = channel.variables.get("DIALEDPEERNAME", "") or channel.last_dialed
+        # The main run's last application, except that a Dial stays (see Channel.executing);
+        # the h extension never counts.
+        lastapp, lastdata = (
+            channel.cdr_app if channel.cdr_app[0] == "Dial" else (result.lastapp, result.lastdata)
+        )
         try:
             record = build_record(
                 channel,
-                result.lastapp,
-                result.lastdata,
+                lastapp,
+                lastdata,
                 dst=result.exten,
                 dcontext=result.context,
                 congestion=self.pbx.settings.cdr.congestion,
@@ -190,11 +195,12 @@ class CallService:
         }
         return values.get(item)
 
-    def hangup_all(self) -> int:
+    def hangup_all(self) -> list[str]:
+        """Hang up every channel; the names of those it hung up."""
         live = [c for c in self.channels if not c.gone]
         for channel in live:
             channel.hangup(causes.NORMAL_CLEARING)
-        return len(live)
+        return [c.name for c in live]
 
     def close(self) -> None:
         self.cdr.close()

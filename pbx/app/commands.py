@@ -292,8 +292,8 @@ def _hangup(pbx: Pbx, args: list[str]) -> str:
     if len(args) != 1:
         raise CommandError("Usage: channel request hangup <channel>|<all>")
     if args[0] == "all":
-        count = pbx.calls.hangup_all()
-        return f"Requested Hangup on {count} channel{'s' if count != 1 else ''}"
+        # Asterisk's cli.c prints one line per channel.
+        return "\n".join(f"Requested Hangup on channel '{name}'" for name in pbx.calls.hangup_all())
     channel = pbx.calls.find(args[0])
     if channel is None:
         return f"{args[0]} is not a known channel"

@@ -14,7 +14,7 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
 
@@ -118,10 +118,16 @@ class Channel:
         self.bridged_to: Channel | None = None
         self.last_bridged: Channel | None = None  # the callee, for the CDR after the bridge
         self.driver: ChannelDriver | None = None
+        #: The technology's own object for this leg (Asterisk's ``tech_pvt``): the SIP leg.
+        self.tech_pvt: Any = None
         self.media: MediaLeg | None = None
         self.dialer: Dialer | None = None
         self.sounds: SoundLibrary | None = None
         self.userfield = ""
+        self.cdr_app: tuple[str, str] = ("", "")
+        """(lastapp, lastdata) for the CDR; see :meth:`executing`."""
+        self.last_dialed = ""
+        """The name of the last channel Dial created for this one (CDR dstchannel)."""
         self._hungup_waiters: list[Deferred[int]] = []
         self._digits: deque[str] = deque()
         self._digit_waiter: Deferred[str | None] | None = None
@@ -150,9 +156,16 @@ class Channel:
             listener(self)
 
     def executing(self, context: str, exten: str, priority: int, app: str, data: str) -> None:
-        """The dialplan engine reports where it is (``core show channels`` Location column)."""
+        """The dialplan engine reports where it is (``core show channels`` Location column).
+
+        The CDR's lastapp/lastdata follow, except that once ``Dial`` ran they stay on it, as
+        Asterisk's ``AST_CDR_LOCK_APP`` keeps them (a Busy or Hangup after Dial does not hide
+        which number was dialed).
+        """
         self.context, self.exten, self.priority = context, exten, priority
         self.application, self.app_data = app, data
+        if self.cdr_app[0] != "Dial" and not self.gone:
+            self.cdr_app = (app, data)
 
     def ended(self, cause: int) -> None:
         """The leg is gone (either side): record the cause, wake every waiter once."""
@@ -172,6 +185,11 @@ class Channel:
             d.callback(cause)
         for listener in list(self.on_state):
             listener(self)
+        # Break the channel <-> leg <-> media cycles now, so an ended call is freed by
+        # reference counting instead of waiting for (and lengthening) a garbage collection.
+        self.driver = None
+        self.media = None
+        self.tech_pvt = None
 
     def _record_qos(self) -> None:
         """chan_sip's ``RTPAUDIOQOS`` variables, kept for the ``h`` extension and the CDR."""

@@ -114,7 +114,7 @@ def show_sip_channels(channels: Sequence[Channel]) -> str:
     ]
     count = 0
     for c in channels:
-        leg = getattr(c, "sip_leg", None)
+        leg = c.tech_pvt
         if leg is None or leg.dialog is None:
             continue
         count += 1
@@ -157,7 +157,7 @@ def show_channelstats(channels: Sequence[Channel], now: float) -> str:
     lines = [head.rstrip()]
     count = 0
     for c in channels:
-        leg = getattr(c, "sip_leg", None)
+        leg = c.tech_pvt
         media = c.media
         if leg is None or leg.dialog is None or media is None:
             continue

@@ -121,6 +121,7 @@ class DialAttempt:
                     self.failures.append(made)
                     continue
                 channel, leg = made
+                self.caller.last_dialed = channel.name
                 self._watch(channel, leg)
                 self.legs.append((channel, leg))
                 log.info("Called %s", target, extra={"channel": self.caller.name})
@@ -138,7 +139,7 @@ class DialAttempt:
 
     def _caller_codecs(self) -> list[str]:
         """What the caller can take: its agreed codec once answered, else its offer ∩ allow."""
-        leg = getattr(self.caller, "sip_leg", None)
+        leg = self.caller.tech_pvt
         if not isinstance(leg, InboundLeg):
             return []
         negotiated = leg.sdp.negotiated
@@ -179,7 +180,7 @@ class DialAttempt:
 
     def _prefer_caller_codec(self, callee: Channel) -> None:
         """Answer the caller with the callee's codec first when its answer is still open."""
-        leg = getattr(self.caller, "sip_leg", None)
+        leg = self.caller.tech_pvt
         media = callee.media
         if not isinstance(leg, InboundLeg) or media is None or not media.codec:
             return
@@ -236,7 +237,7 @@ class DialAttempt:
             "%s answered %s", callee.name, self.caller.name, extra={"channel": self.caller.name}
         )
         self.dialer.on_bridged(self.caller, callee)
-        caller_leg = getattr(self.caller, "sip_leg", None)
+        caller_leg = self.caller.tech_pvt
         if caller_leg is not None:
             caller_leg.peer_hold_changed = leg.hold
         leg.peer_hold_changed = caller_leg.hold if caller_leg is not None else None

@@ -20,6 +20,7 @@ In-dialog requests, ACKs, CANCELs and stray 2xx retransmissions are routed to th
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -88,9 +89,21 @@ class DialTarget:
 
 @dataclass
 class Registry:
+    """Live legs only, each findable in O(1); an ended call leaves no more than its ACKs."""
+
+    live: set[SipLeg] = field(default_factory=set)
     by_dialog: dict[DialogId, SipLeg] = field(default_factory=dict)
     by_invite: dict[int, InboundLeg] = field(default_factory=dict)
-    by_call_id: dict[str, list[SipLeg]] = field(default_factory=dict)
+    outbound: dict[str, list[OutboundLeg]] = field(default_factory=dict)
+    """Live outbound legs by Call-ID: their dialogs appear with the first tagged response."""
+    per_peer: Counter[str] = field(default_factory=Counter)
+    acks: dict[tuple[str, str], tuple[Request, Flow]] = field(default_factory=dict)
+    """(Call-ID, remote tag) -> our ACK to a 2xx, kept 64*T1 after the leg ended so a
+    retransmitted 2xx is still ACKed (§13.2.2.4) without keeping the whole call alive."""
+
+
+#: How long an ended outbound leg's ACK stays (RFC 6026 Timer M, 64*T1).
+ACK_LINGER = 32.0
 
 
 class SipCalls:
@@ -116,7 +129,6 @@ class SipCalls:
         self.sounds = sounds
         self.flow_to = transports_flow
         self.registry = Registry()
-        self.legs: list[SipLeg] = []
         ctx.forget = self._forget
         self.calls_processed = 0
         #: ``core stop gracefully``: new calls get 503 while the active ones finish.
@@ -124,44 +136,47 @@ class SipCalls:
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _remember(self, leg: SipLeg) -> None:
-        self.legs.append(leg)
-        if leg.dialog is not None:
-            self.registry.by_dialog[leg.dialog.id] = leg
-            self.registry.by_call_id.setdefault(leg.dialog.call_id, []).append(leg)
+        registry = self.registry
+        registry.live.add(leg)
+        registry.per_peer[leg.channel.peer_name] += 1
         if isinstance(leg, InboundLeg):
-            self.registry.by_invite[id(leg.tx)] = leg
-
-    def _index_dialog(self, leg: SipLeg) -> None:
-        if leg.dialog is not None and leg.dialog.id not in self.registry.by_dialog:
-            self.registry.by_dialog[leg.dialog.id] = leg
-            self.registry.by_call_id.setdefault(leg.dialog.call_id, []).append(leg)
+            registry.by_invite[id(leg.tx)] = leg
+            if leg.dialog is not None:
+                registry.by_dialog[leg.dialog.id] = leg
+        elif isinstance(leg, OutboundLeg):
+            registry.outbound.setdefault(leg.request.call_id, []).append(leg)
 
     def _forget(self, leg: SipLeg) -> None:
-        # Keep the dialog reachable a little while: late BYE/ACK/2xx retransmissions (64*T1).
-        self.ctx.scheduler.callLater(32.0, self._drop, leg)
-
-    def _drop(self, leg: SipLeg) -> None:
-        if leg in self.legs:
-            self.legs.remove(leg)
-        if leg.dialog is not None:
-            self.registry.by_dialog.pop(leg.dialog.id, None)
-            same = self.registry.by_call_id.get(leg.dialog.call_id)
-            if same is not None:
-                if leg in same:
-                    same.remove(leg)
-                if not same:
-                    del self.registry.by_call_id[leg.dialog.call_id]
+        """The leg ended: drop every reference to it now (memory and GC stay flat under load)."""
+        registry = self.registry
+        if leg not in registry.live:
+            return
+        registry.live.discard(leg)
+        peer = leg.channel.peer_name
+        registry.per_peer[peer] -= 1
+        if registry.per_peer[peer] <= 0:
+            del registry.per_peer[peer]
+        if leg.dialog is not None and registry.by_dialog.get(leg.dialog.id) is leg:
+            del registry.by_dialog[leg.dialog.id]
         if isinstance(leg, InboundLeg):
-            self.registry.by_invite.pop(id(leg.tx), None)
+            registry.by_invite.pop(id(leg.tx), None)
+        elif isinstance(leg, OutboundLeg):
+            same = registry.outbound.get(leg.request.call_id)
+            if same is not None and leg in same:
+                same.remove(leg)
+                if not same:
+                    del registry.outbound[leg.request.call_id]
+            for ack in leg.acks.values():
+                key = (ack.call_id, ack.to.tag or "")
+                registry.acks[key] = (ack, leg.flow)
+                self.ctx.scheduler.callLater(ACK_LINGER, registry.acks.pop, key, None)
 
     def active_calls(self, peer_name: str) -> int:
-        return sum(
-            1 for leg in self.legs if not leg.terminated and leg.channel.peer_name == peer_name
-        )
+        return self.registry.per_peer.get(peer_name, 0)
 
     @property
     def live_legs(self) -> list[SipLeg]:
-        return [leg for leg in self.legs if not leg.terminated]
+        return list(self.registry.live)
 
     # -- the endpoint's call hook ----------------------------------------------------------
     def handle(
@@ -185,8 +200,6 @@ class SipCalls:
                 response.headers.add("Server", self.ctx.useragent)
                 tx.respond(response, now)
                 return True
-            if isinstance(leg, OutboundLeg):
-                self._index_dialog(leg)
             leg.in_dialog_request(request, tx)
             return True
         if method == "INVITE":
@@ -202,31 +215,27 @@ class SipCalls:
         """A 2xx retransmission after our INVITE transaction ended: ACK it again."""
         if response.cseq.method != "INVITE" or not 200 <= response.status < 300:
             return
-        for leg in self.registry.by_call_id.get(response.call_id, []):
-            if (
-                isinstance(leg, OutboundLeg)
-                and leg.dialog is not None
-                and (leg.dialog.remote_tag == (response.to.tag or ""))
-            ):
+        remote_tag = response.to.tag or ""
+        for leg in self.registry.outbound.get(response.call_id, ()):
+            if leg.dialog is not None and leg.dialog.remote_tag == remote_tag:
                 leg.retransmitted_2xx(response)
                 return
+        kept = self.registry.acks.get((response.call_id, remote_tag))
+        if kept is not None:
+            ack, flow = kept
+            self.ctx.layer.send_stateless(ack, flow)
+            self.ctx.kick()
 
     def _leg_for(self, request: Request) -> SipLeg | None:
+        """The live leg whose dialog this in-dialog request (or ACK) belongs to."""
         key = (request.call_id, request.to.tag or "", request.from_.tag or "")
         leg = self.registry.by_dialog.get(key)
         if leg is not None:
             return leg
-        # An outbound leg's dialog may exist only on the leg (early dialog not indexed yet).
-        for candidate in self.registry.by_call_id.get(request.call_id, []):
+        # An outbound leg's dialog is created by its first tagged response: index it then.
+        for candidate in self.registry.outbound.get(request.call_id, ()):
             if candidate.dialog is not None and candidate.dialog.id == key:
-                return candidate
-        for candidate in self.legs:
-            if (
-                isinstance(candidate, OutboundLeg)
-                and candidate.dialog is not None
-                and candidate.dialog.id == key
-            ):
-                self._index_dialog(candidate)
+                self.registry.by_dialog[key] = candidate
                 return candidate
         return None
 
@@ -409,7 +418,7 @@ class SipCalls:
         channel.sounds = self.sounds
         media.on_dtmf = channel.digit_received
         media.on_dead = lambda reason: _media_dead(channel, reason)
-        channel.sip_leg = leg  # type: ignore[attr-defined]
+        channel.tech_pvt = leg
         self._remember(leg)
         self.calls_processed += 1
         self.hooks.channel_created(channel)
@@ -579,9 +588,8 @@ class SipCalls:
         channel.sounds = self.sounds
         media.on_dtmf = channel.digit_received
         media.on_dead = lambda reason: _media_dead(channel, reason)
-        channel.sip_leg = leg  # type: ignore[attr-defined]
-        self.legs.append(leg)
-        self.registry.by_call_id.setdefault(request.call_id, []).append(leg)
+        channel.tech_pvt = leg
+        self._remember(leg)
         self.hooks.channel_created(channel)
         return channel, leg
 

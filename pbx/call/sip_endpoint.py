@@ -24,6 +24,7 @@ from pbx.sip.message import Request, Response, make_response
 from pbx.sip.registrar import Registrar, nat_detected
 from pbx.sip.transaction.base import ClientTransaction, ServerTransaction
 from pbx.sip.transaction.layer import TransactionLayer
+from pbx.sip.transaction.nist import NonInviteServerTransaction
 from pbx.sip.transport import response_flow
 from pbx.sip.ua import build_request, contact_uri, new_branch
 
@@ -137,8 +138,13 @@ class SipEndpoint:
             nat = self.peers.guest.nat
             force = nat.force_rport or (nat.auto_force_rport and nat_detected(request, flow))
         tx.response_flow = response_flow(request, flow, force)
-        tx.respond(outcome.response, now)
         status = outcome.response.status
+        if status == 401 and isinstance(tx, NonInviteServerTransaction):
+            # A challenge is answered statelessly (RFC 3261 §8.2.7): no transaction lingers
+            # 32 s for it, and a retransmitted REGISTER simply gets a fresh challenge.
+            tx.respond_statelessly(outcome.response, now)
+        else:
+            tx.respond(outcome.response, now)
         if outcome.failure and status in (403, 404):
             log.log(
                 25,

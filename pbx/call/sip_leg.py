@@ -76,10 +76,12 @@ class SipLeg:
         self.terminated = False
         self.hold_remote = False
         self._reinvite: ClientTransaction | None = None
+        self._bye_pending = False
         self.peer_hold_changed: Callable[[bool], None] | None = None
         self.last_message = ""
         self.remote_user_agent = ""
-        self._acks: dict[int, Request] = {}
+        self.acks: dict[int, Request] = {}
+        """Our ACKs to 2xx responses by CSeq, resent when a 2xx is retransmitted."""
 
     # -- helpers ---------------------------------------------------------------------------
     @property
@@ -129,6 +131,11 @@ class SipLeg:
         return tx
 
     def send_bye(self) -> None:
+        """BYE the peer; while our re-INVITE is pending, right after its final response (and
+        our ACK), so the peer sees ACK then BYE rather than a BYE racing its own 200."""
+        if self._reinvite is not None:
+            self._bye_pending = True
+            return
         tx = self._send_in_dialog("BYE")
         if tx is not None:
             tx.on_response = lambda r: None
@@ -232,7 +239,9 @@ class SipLeg:
         answer, negotiated = result
         self._respond_2xx(request, tx, answer.to_bytes())
         self._configure(negotiated)
-        held = not negotiated.recv
+        # NegotiatedMedia says what *we* may do: the peer holding us (sendonly/inactive offer)
+        # means we may no longer send.
+        held = not negotiated.send
         if held != self.hold_remote:
             self.hold_remote = held
             log.info(
@@ -304,19 +313,37 @@ class SipLeg:
             self._reinvite = None
             if resp.status >= 300:
                 self.sdp.cancel_offer()
-                return
-            self._ack(resp)
-            if resp.body:
-                try:
-                    result = self.sdp.receive_answer(SessionDescription.parse(resp.body))
-                except Exception:
-                    log.warning("bad SDP in re-INVITE answer on %s", self.channel.name)
-                    return
-                if not isinstance(result, NotAcceptable):
-                    self._configure(result)
+            else:
+                self._ack(resp)
+                self._take_reinvite_answer(resp)
+            self._reinvite_done()
+
+        def timed_out() -> None:
+            # RFC 3261 §14.1: the session stays as it was; the offer is withdrawn.
+            self._reinvite = None
+            self.sdp.cancel_offer()
+            self._reinvite_done()
 
         tx.on_response = response
-        tx.on_timeout = lambda: setattr(self, "_reinvite", None)
+        tx.on_timeout = timed_out
+
+    def _take_reinvite_answer(self, resp: Response) -> None:
+        if not resp.body:
+            self.sdp.cancel_offer()
+            return
+        try:
+            result = self.sdp.receive_answer(SessionDescription.parse(resp.body))
+        except Exception:
+            log.warning("bad SDP in re-INVITE answer on %s", self.channel.name)
+            self.sdp.cancel_offer()
+            return
+        if not isinstance(result, NotAcceptable) and not self.terminated:
+            self._configure(result)
+
+    def _reinvite_done(self) -> None:
+        if self._bye_pending:
+            self._bye_pending = False
+            self.send_bye()
 
     def _ack(self, response: Response) -> None:
         """ACK a 2xx (§13.2.2.4): a new transaction-less request with the INVITE's CSeq."""
@@ -333,7 +360,7 @@ class SipLeg:
             cseq=response.cseq.seq,
         )
         # Kept so a retransmitted 2xx gets the very same ACK (§13.2.2.4).
-        self._acks[response.cseq.seq] = ack
+        self.acks[response.cseq.seq] = ack
         self.ctx.layer.send_stateless(ack, dialog.flow)
         self.ctx.kick()
 
@@ -342,7 +369,7 @@ class SipLeg:
         dialog = self.dialog
         if dialog is None:
             return
-        ack = self._acks.get(response.cseq.seq)
+        ack = self.acks.get(response.cseq.seq)
         if ack is not None:
             self.ctx.layer.send_stateless(ack, dialog.flow)
             self.ctx.kick()
