@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from twisted.internet import defer
+from twisted.python.failure import Failure
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,9 @@ class CommandRegistry:
         if isinstance(result, str):
             return defer.succeed(_nl(result))
 
-        def failed(failure: object) -> str:
+        def failed(failure: Failure) -> str:
+            if isinstance(failure.value, CommandError):
+                return _nl(str(failure.value))
             log.error("console command %r failed: %s", line, failure)
             return f"Command '{command.name}' failed; see the log.\n"
 

@@ -11,7 +11,6 @@ with embedded quotes doubled, integers bare, empty timestamps empty.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -79,7 +78,9 @@ def build_record(
     billsec = 0
     if answer is not None:
         span = max(0.0, end - answer)
-        billsec = math.ceil(span) if initiatedseconds else int(span)
+        # cdr_object_get_billsec: with initiatedseconds a started second counts once at least
+        # half of it has passed.
+        billsec = int(span + 0.5) if initiatedseconds else int(span)
     clid = (
         f'"{channel.caller_id_name}" <{channel.caller_id_num}>'
         if channel.caller_id_name
@@ -123,6 +124,11 @@ def _stamp(t: float | None, gmt: bool) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t) if gmt else time.localtime(t))
 
 
+def _q_stamp(t: float | None, gmt: bool) -> str:
+    """A quoted timestamp; an absent one is an empty field (cdr_csv's append_date)."""
+    return "" if t is None else _q(_stamp(t, gmt))
+
+
 def _q(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
@@ -133,7 +139,7 @@ def csv_line(
     fields = [
         _q(r.accountcode), _q(r.src), _q(r.dst), _q(r.dcontext), _q(r.clid), _q(r.channel),
         _q(r.dstchannel), _q(r.lastapp), _q(r.lastdata),
-        _q(_stamp(r.start, gmt)), _q(_stamp(r.answer, gmt)), _q(_stamp(r.end, gmt)),
+        _q_stamp(r.start, gmt), _q_stamp(r.answer, gmt), _q_stamp(r.end, gmt),
         str(r.duration), str(r.billsec), _q(r.disposition), _q(r.amaflags),
     ]  # fmt: skip
     if uniqueid:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.python.failure import Failure
 
 from pbx.call.dialplan_api import (
     ChannelState,
@@ -324,7 +325,7 @@ class Channel:
             media.echo(False)
             _fire_if_waiting(done, None)
 
-        waiter.addCallback(finished)
+        waiter.addCallbacks(finished, _ignore_cancel)
         self.when_hungup().addCallback(finished)
         return done
 
@@ -366,7 +367,7 @@ class _Playback:
     def start(self) -> Deferred[str | None]:
         if self.interrupts:
             self.digit = self.channel._wait_interrupt(self.interrupts)
-            self.digit.addCallback(self._interrupted)
+            self.digit.addCallbacks(self._interrupted, _ignore_cancel)
         self._next()
         return self.done
 
@@ -409,8 +410,10 @@ class _Playback:
 
     def _interrupted(self, digit: str | None) -> None:
         if digit is not None:
-            self._stop_current()
+            # Report the digit first: stopping the file fires its Deferred, which must not
+            # look like the end of the playback.
             self._finish(digit)
+            self._stop_current()
 
     def _stop_current(self) -> None:
         if self.current is not None and not self.current.called:
@@ -432,6 +435,11 @@ class _Playback:
         self._stop_current()
         if self.digit is not None and not self.digit.called:
             self.digit.cancel()
+
+
+def _ignore_cancel(failure: Failure) -> Failure | None:
+    """A waiter we cancelled ourselves (the playback or echo ended first) is not an error."""
+    return None if isinstance(failure.value, CancelledError) else failure
 
 
 def _fire_if_waiting(d: Deferred[_T], value: _T) -> None:

@@ -129,7 +129,7 @@ def show_sip_channels(channels: Sequence[Channel]) -> str:
                 leg.dialog.call_id,
                 codec,
                 hold,
-                f"Rx: {leg.last_message}",
+                leg.last_message,
                 "",
                 c.peer_name,
             ).rstrip()

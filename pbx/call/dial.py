@@ -36,23 +36,23 @@ BridgeFactory = Callable[["MediaLeg", "MediaLeg"], "Bridge"]
 
 
 def status_for(failures: list[int]) -> DialStatus:
-    """app_dial's DIALSTATUS for outbound legs that all failed with these causes."""
-    if any(c == causes.USER_BUSY for c in failures):
-        return "BUSY"
-    if any(
-        c
-        in (
-            causes.CONGESTION,
-            causes.SWITCH_CONGESTION,
-            causes.NETWORK_OUT_OF_ORDER,
-            causes.NORMAL_TEMPORARY_FAILURE,
-        )
-        for c in failures
-    ):
-        return "CONGESTION"
-    if any(c in (causes.NO_ANSWER, causes.NO_USER_RESPONSE) for c in failures):
-        return "NOANSWER"
-    return "CHANUNAVAIL"
+    """app_dial's DIALSTATUS once every outbound leg failed with these causes.
+
+    As its ``handle_cause``: 17 counts as busy, 34 as congestion, 16 and 19 as nothing, every
+    other cause as "no channel". Only when each leg counted (all busy/congested/unavailable)
+    is the status BUSY, else CONGESTION, else CHANUNAVAIL; otherwise nobody answered.
+    """
+    if not failures:
+        return "CHANUNAVAIL"  # no channel could even be created
+    quiet = (causes.NORMAL_CLEARING, causes.NO_ANSWER)
+    busy = sum(1 for c in failures if c == causes.USER_BUSY)
+    congestion = sum(1 for c in failures if c == causes.CONGESTION)
+    counted = sum(1 for c in failures if c not in quiet)
+    if counted == len(failures):
+        if busy:
+            return "BUSY"
+        return "CONGESTION" if congestion else "CHANUNAVAIL"
+    return "NOANSWER"
 
 
 class SipDialer:
@@ -212,8 +212,8 @@ class DialAttempt:
         self._cancel_timer()
         for other, _ in self.legs:
             if other is not callee and not other.gone:
-                other.variables["HANGUPCAUSE"] = str(causes.NORMAL_CLEARING)
-                other.hangup(causes.NORMAL_CLEARING)  # answered elsewhere: CANCEL
+                # app_dial's hanguptree: cause 26, so the CANCEL says "Call completed elsewhere".
+                other.hangup(causes.ANSWERED_ELSEWHERE)
         self._prefer_caller_codec(callee)
         d = self.caller.answer()
         d.addCallback(lambda _: self._join(callee, leg))
@@ -282,8 +282,9 @@ class DialAttempt:
         else:
             if self.bridge is not None:
                 self.bridge.stop()
-            self.winner.hangup(causes.NORMAL_CLEARING)
+            # Record the result first: the callee's own hang-up below is not "the peer hung up".
             self._finish(self._result("ANSWER", causes.NORMAL_CLEARING))
+            self.winner.hangup(causes.NORMAL_CLEARING)
 
     def _callee_hungup(self, callee: Channel, cause: int) -> None:
         if self.done.called:

@@ -39,9 +39,10 @@ def media_policy(peer: PeerConfig, codecs: Sequence[str] | None = None) -> Media
         avpf=peer.avpf or webrtc,
         ice=peer.icesupport or webrtc,
         rtcp_mux=peer.rtcp_mux or webrtc,
-        dtls_setup=peer.dtlssetup
-        if peer.dtlssetup in ("actpass", "active", "passive")
-        else "actpass",
+        # RFC 5763 §5: an offerer says actpass; browsers get it whatever dtlssetup says.
+        dtls_setup=(
+            peer.dtlssetup if peer.dtlssetup in ("active", "passive") and not webrtc else "actpass"
+        ),
         fingerprint_hash=peer.dtlsfingerprint or "sha-256",
     )
 

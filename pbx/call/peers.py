@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pbx.config.sip_conf import PeerConfig, SipConfig, SipSettings
 from pbx.core.addr import Address, TransportKind, bracket
 from pbx.sip.flow import Flow
+from pbx.sip.grammar import SipParseError
 from pbx.sip.location import Binding, Location
+from pbx.sip.uri import SipUri
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,16 @@ class Reach:
     address: Address
     kind: TransportKind
     binding: Binding | None
+
+
+def behind_nat(binding: Binding) -> bool:
+    """The device registered from behind a NAT: its Contact names another host than the one
+    the REGISTER came from (chan_sip's detection for ``auto_*`` NAT settings)."""
+    try:
+        host = SipUri.parse(binding.contact).host
+    except SipParseError:
+        return False
+    return host != binding.source.host
 
 
 class PeerRegistry:
@@ -90,18 +102,29 @@ class PeerRegistry:
     def match_source(self, address: Address, kind: TransportKind) -> PeerConfig | None:
         """chan_sip's second matching rule: the peer whose address is the packet source.
 
-        IP and port must match, or only the IP for ``insecure=port``; registered bindings and
-        static hosts both count. Only objects with the peer flag take part.
+        IP and port must match, or only the IP for ``insecure=port``, and the transport too
+        (``ws`` and ``wss`` alike); registered bindings and static hosts both count. Only
+        objects with the peer flag take part.
         """
+        family = kind.websocket
         for peer in self.config.peers.values():
             if not peer.is_peer:
                 continue
             if peer.dynamic:
                 for binding in self.location.lookup(peer.name):
-                    if binding.source.host == address.host and (
-                        peer.insecure.port or binding.source.port == address.port
+                    same_transport = binding.transport is kind or (
+                        family and binding.transport.websocket
+                    )
+                    if (
+                        same_transport
+                        and binding.source.host == address.host
+                        and (peer.insecure.port or binding.source.port == address.port)
                     ):
                         return peer
-            elif peer.host == address.host and (peer.insecure.port or peer.port == address.port):
+            elif (
+                peer.host == address.host
+                and (peer.insecure.port or peer.port == address.port)
+                and any(t is kind or (family and t.websocket) for t in peer.transports)
+            ):
                 return peer
         return None

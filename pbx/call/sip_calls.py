@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from pbx.call.channel import Channel, Dialer, SoundLibrary
 from pbx.call.media_plan import media_policy
-from pbx.call.peers import PeerRegistry, Reach
+from pbx.call.peers import PeerRegistry, Reach, behind_nat
 from pbx.call.sip_leg import InboundLeg, LegContext, OutboundLeg, SipLeg
 from pbx.config.sip_conf import PeerConfig
 from pbx.core import causes
-from pbx.core.addr import Address, TransportKind, bracket, is_ip_literal
+from pbx.core.addr import Address, TransportKind, bracket, is_ip_literal, parse_hostport, unbracket
 from pbx.core.errors import MediaError
 from pbx.sdp.model import SessionDescription
 from pbx.sdp.negotiator import NotAcceptable, SdpSession, answer_offer
@@ -166,9 +166,10 @@ class SipCalls:
                 same.remove(leg)
                 if not same:
                     del registry.outbound[leg.request.call_id]
+        if leg.dialog is not None:
             for ack in leg.acks.values():
                 key = (ack.call_id, ack.to.tag or "")
-                registry.acks[key] = (ack, leg.flow)
+                registry.acks[key] = (ack, leg.dialog.flow)
                 self.ctx.scheduler.callLater(ACK_LINGER, registry.acks.pop, key, None)
 
     def active_calls(self, peer_name: str) -> int:
@@ -216,6 +217,11 @@ class SipCalls:
         if response.cseq.method != "INVITE" or not 200 <= response.status < 300:
             return
         remote_tag = response.to.tag or ""
+        # Our re-INVITE on an inbound leg, or our INVITE/re-INVITE on an outbound one.
+        mine = self.registry.by_dialog.get((response.call_id, response.from_.tag or "", remote_tag))
+        if mine is not None:
+            mine.retransmitted_2xx(response)
+            return
         for leg in self.registry.outbound.get(response.call_id, ()):
             if leg.dialog is not None and leg.dialog.remote_tag == remote_tag:
                 leg.retransmitted_2xx(response)
@@ -502,10 +508,13 @@ class SipCalls:
         return targets, 0
 
     def _direct(self, user: str | None, hostport: str) -> tuple[list[DialTarget], int]:
-        host, _, port = hostport.rpartition(":") if hostport.count(":") == 1 else (hostport, "", "")
-        if not host:
-            host, port = hostport, ""
-        address = Address(host.strip("[]"), int(port) if port.isdigit() else 5060)
+        """``SIP/user@host[:port]`` (IPv6 in brackets): an address that is no peer."""
+        try:
+            address = parse_hostport(hostport, 5060)
+        except ValueError:
+            log.warning("Dial: bad address '%s'", hostport)
+            return [], causes.INVALID_NUMBER_FORMAT
+        address = Address(unbracket(address.host), address.port)
         userpart = f"{user}@" if user else ""
         uri = f"sip:{userpart}{bracket(address.host)}:{address.port}"
         reach = Reach(uri, None, address, TransportKind.UDP, None)
@@ -533,7 +542,9 @@ class SipCalls:
         # Symmetric RTP: nat=comedia, or auto_comedia when the peer registered from behind a
         # NAT (its Contact names another host than the packets came from).
         media.comedia = peer.nat.comedia or (
-            peer.nat.auto_comedia and _registered_behind_nat(target.reach)
+            peer.nat.auto_comedia
+            and target.reach.binding is not None
+            and behind_nat(target.reach.binding)
         )
         channel = Channel(
             "SIP",
@@ -592,17 +603,6 @@ class SipCalls:
         self._remember(leg)
         self.hooks.channel_created(channel)
         return channel, leg
-
-
-def _registered_behind_nat(reach: Reach) -> bool:
-    binding = reach.binding
-    if binding is None:
-        return False
-    try:
-        contact_host = SipUri.parse(binding.contact).host
-    except SipParseError:
-        return False
-    return contact_host != binding.source.host
 
 
 def _media_dead(channel: Channel, reason: str) -> None:

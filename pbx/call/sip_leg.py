@@ -33,7 +33,7 @@ from pbx.sdp.negotiator import NegotiatedMedia, NotAcceptable, SdpSession
 from pbx.sip.dialog import Dialog
 from pbx.sip.flow import Flow
 from pbx.sip.message import Request, Response, SipParseError, make_response
-from pbx.sip.transaction.base import ClientTransaction, ServerTransaction
+from pbx.sip.transaction.base import ClientTransaction, ServerTransaction, State
 from pbx.sip.transaction.layer import TransactionLayer
 from pbx.sip.ua import new_branch
 
@@ -64,6 +64,17 @@ class LegContext:
     """Drop the leg from the call registry once it is over."""
 
 
+@dataclass
+class _Unacked:
+    """A 2xx being retransmitted until its ACK (§13.3.1.4)."""
+
+    tx: ServerTransaction
+    response: Response
+    interval: float
+    give_up_at: float
+    call: Cancellable | None = None
+
+
 class SipLeg:
     """Shared machinery of inbound and outbound legs."""
 
@@ -77,6 +88,8 @@ class SipLeg:
         self.hold_remote = False
         self._reinvite: ClientTransaction | None = None
         self._bye_pending = False
+        self._unacked: dict[int, _Unacked] = {}
+        """Our 2xx responses to INVITEs still waiting for their ACK, by CSeq."""
         self.peer_hold_changed: Callable[[bool], None] | None = None
         self.last_message = ""
         self.remote_user_agent = ""
@@ -125,27 +138,33 @@ class SipLeg:
             extra=headers,
             body=body,
         )
-        self.last_message = method
+        self.last_message = f"Tx: {method}"
         tx = self.ctx.layer.send_request(request, dialog.flow, self.now)
         self.ctx.kick()
         return tx
 
     def send_bye(self) -> None:
-        """BYE the peer; while our re-INVITE is pending, right after its final response (and
-        our ACK), so the peer sees ACK then BYE rather than a BYE racing its own 200."""
-        if self._reinvite is not None:
+        """BYE the peer. While our re-INVITE is pending: right after its final response (and
+        our ACK), so the peer sees ACK then BYE rather than a BYE racing its own 200. While
+        our 2xx waits for its ACK: once it arrives or we give up (RFC 3261 §15)."""
+        if self._reinvite is not None or self._unacked:
             self._bye_pending = True
             return
+        self._send_bye_now()
+
+    def _send_bye_now(self) -> None:
         tx = self._send_in_dialog("BYE")
         if tx is not None:
             tx.on_response = lambda r: None
 
     def finish(self) -> None:
-        """The leg is over: forget it (the channel records the cause itself)."""
+        """The leg is over: forget it (the channel records the cause itself) — once no 2xx of
+        ours still waits for its ACK, which must find the leg to release our BYE."""
         if self.terminated:
             return
         self.terminated = True
-        self.ctx.forget(self)
+        if not self._unacked:
+            self.ctx.forget(self)
 
     # -- in-dialog requests common to both sides (§12.2.2) ---------------------------------
     def in_dialog_request(self, request: Request, tx: ServerTransaction) -> None:
@@ -158,7 +177,7 @@ class SipLeg:
             tx.respond(self._reply(request, 500, "Server Internal Error"), self.now)
             self.ctx.kick()
             return
-        self.last_message = request.method
+        self.last_message = f"Rx: {request.method}"
         method = request.method
         if method == "BYE":
             tx.respond(self._reply(request, 200), self.now)
@@ -191,13 +210,14 @@ class SipLeg:
             for line in request.body.decode("utf-8", "replace").splitlines():
                 key, _, value = line.partition("=")
                 if key.strip().lower() == "signal":
-                    digit = value.strip()[:1]
+                    digit = value.strip()
         elif ctype.startswith("application/dtmf"):
-            digit = request.body.decode("utf-8", "replace").strip()[:1]
+            digit = request.body.decode("utf-8", "replace").strip()
         tx.respond(self._reply(request, 200), self.now)
         self.ctx.kick()
         if digit:
-            digit = {"10": "*", "11": "#"}.get(digit, digit).upper()
+            # Some phones send events 10/11 for * and # (RFC 4733 numbering).
+            digit = {"10": "*", "11": "#"}.get(digit, digit)[:1].upper()
             self.channel.digit_received(digit, via_info=True)
 
     def send_info_dtmf(self, digit: str, duration_ms: int = 100) -> None:
@@ -274,13 +294,66 @@ class SipLeg:
         response.headers.add("Allow", ALLOW)
         response.headers.add("Content-Type", SDP)
         response.body = body
+        self._send_2xx(tx, response)
+
+    def _send_2xx(self, tx: ServerTransaction, response: Response) -> None:
+        """Send a 2xx to an INVITE and keep sending it until its ACK (§13.3.1.4): every T1,
+        doubling up to T2, over any transport ("independent of whatever transport protocols
+        are used"), giving up after 64*T1 with a BYE."""
         tx.respond(response, self.now)
         self.ctx.kick()
+        seq = response.cseq.seq
+        self._unacked[seq] = _Unacked(tx, response, T1, self.now + 64 * T1)
+        self._arm_2xx(seq)
+
+    def _arm_2xx(self, seq: int) -> None:
+        pending = self._unacked[seq]
+        delay = min(pending.interval, max(0.0, pending.give_up_at - self.now))
+        pending.call = self.ctx.scheduler.callLater(delay, self._resend_2xx, seq)
+
+    def _resend_2xx(self, seq: int) -> None:
+        pending = self._unacked.get(seq)
+        if pending is None:
+            return
+        if self.terminated and not self._bye_pending:
+            self._stop_2xx(seq)
+            return
+        if self.now >= pending.give_up_at:
+            log.warning(
+                "No ACK for 200 OK on %s; hanging up",
+                self.channel.name,
+                extra={"channel": self.channel.name},
+            )
+            self._stop_2xx(seq)
+            self._bye_pending = False
+            self._send_bye_now()
+            self._remote_hangup(causes.NO_USER_RESPONSE)
+            return
+        try:
+            pending.tx.respond(pending.response, self.now)
+        except LocalProtocolError:
+            del self._unacked[seq]
+            return
+        self.ctx.kick()
+        pending.interval = min(pending.interval * 2, T2)
+        self._arm_2xx(seq)
+
+    def _stop_2xx(self, seq: int) -> None:
+        pending = self._unacked.pop(seq, None)
+        if pending is not None and pending.call is not None and pending.call.active():
+            pending.call.cancel()
+        if self.terminated and not self._unacked:
+            self.ctx.forget(self)
 
     _awaiting_ack_answer = False
 
     def ack_received(self, request: Request) -> None:
-        """An ACK in this dialog: for a delayed-offer exchange it carries the answer."""
+        """An ACK in this dialog stops our 2xx; for a delayed offer it carries the answer."""
+        self._stop_2xx(request.cseq.seq)
+        if self._bye_pending and not self._unacked:
+            # §15: the callee waited for this ACK before sending its BYE.
+            self._bye_pending = False
+            self._send_bye_now()
         if self._awaiting_ack_answer and request.body:
             self._awaiting_ack_answer = False
             try:
@@ -405,11 +478,6 @@ class InboundLeg(SipLeg):
         self.early_media = False
         self.answered = False
         self.confirmed = False
-        self._answer_waiters: list[Deferred[None]] = []
-        self._retransmit: Cancellable | None = None
-        self._interval = T1
-        self._giveup_at = 0.0
-        self._final: Response | None = None
         self.remote_user_agent = invite.headers.get("User-Agent") or ""
         tx.on_timeout = self._no_ack
         tx.on_transport_error = self._transport_failed
@@ -454,41 +522,11 @@ class InboundLeg(SipLeg):
         response.headers.add("Allow", ALLOW)
         response.headers.add("Content-Type", SDP)
         response.body = body
-        self._final = response
         self.answered = True
-        self.last_message = "200"
-        self.tx.respond(response, self.now)
-        self.ctx.kick()
+        self.last_message = "Tx: 200"
+        self._send_2xx(self.tx, response)
         self.channel.set_state("Up")
-        if not self.tx.flow.reliable:
-            self._giveup_at = self.now + 64 * T1
-            self._retransmit = self.ctx.scheduler.callLater(T1, self._resend_2xx)
-        else:
-            self._giveup_at = self.now + 64 * T1
-            self._retransmit = self.ctx.scheduler.callLater(64 * T1, self._resend_2xx)
         return succeed(None)
-
-    def _resend_2xx(self) -> None:
-        """§13.3.1.4: retransmit the 2xx, doubling up to T2, until the ACK or 64*T1."""
-        self._retransmit = None
-        if self.confirmed or self.terminated or self._final is None:
-            return
-        if self.now >= self._giveup_at:
-            log.warning(
-                "No ACK for 200 OK on %s; hanging up",
-                self.channel.name,
-                extra={"channel": self.channel.name},
-            )
-            self.send_bye()
-            self._remote_hangup(causes.NO_USER_RESPONSE)
-            return
-        try:
-            self.tx.respond(self._final, self.now)
-        except LocalProtocolError:
-            return
-        self.ctx.kick()
-        self._interval = min(self._interval * 2, T2)
-        self._retransmit = self.ctx.scheduler.callLater(self._interval, self._resend_2xx)
 
     def _transport_failed(self) -> None:
         """The INVITE transaction's connection died. Once the call is confirmed that says
@@ -502,12 +540,9 @@ class InboundLeg(SipLeg):
             self._remote_hangup(causes.NO_USER_RESPONSE)
 
     def ack_received(self, request: Request) -> None:
-        if not self.confirmed:
+        if not self.confirmed and request.cseq.seq == self.invite.cseq.seq:
             self.confirmed = True
-            if self._retransmit is not None and self._retransmit.active():
-                self._retransmit.cancel()
-            self._retransmit = None
-            self.last_message = "ACK"
+            self.last_message = "Rx: ACK"
         super().ack_received(request)
 
     def indicate(self, what: Indication) -> None:
@@ -540,7 +575,7 @@ class InboundLeg(SipLeg):
         if body is not None:
             response.headers.add("Content-Type", SDP)
             response.body = body
-        self.last_message = str(status)
+        self.last_message = f"Tx: {status}"
         self.tx.respond(response, self.now)
         self.ctx.kick()
 
@@ -548,19 +583,15 @@ class InboundLeg(SipLeg):
         if self.terminated:
             return
         if self.answered:
-            if self._retransmit is not None and self._retransmit.active():
-                self._retransmit.cancel()
-            self.send_bye()
+            self.send_bye()  # after the ACK if it has not come yet (§15)
         else:
             status, reason = causes.cause_to_sip(cause)
             response = self._reply(self.invite, status, reason)
-            if status == 480 and cause == causes.USER_BUSY:
-                pass
             try:
                 self.tx.respond(response, self.now)
             except LocalProtocolError:
                 pass
-            self.last_message = str(status)
+            self.last_message = f"Tx: {status}"
             self.ctx.kick()
         self.finish()
 
@@ -591,7 +622,7 @@ class InboundLeg(SipLeg):
                 self.tx.respond(response, self.now)
             except LocalProtocolError:
                 pass
-            self.last_message = "CANCEL"
+            self.last_message = "Rx: CANCEL"
             self.ctx.kick()
             self._remote_hangup(causes.NORMAL_CLEARING)
         else:
@@ -617,6 +648,7 @@ class OutboundLeg(SipLeg):
         self.provisional = False
         self.answered = False
         self.cancel_pending = False
+        self._cancel_cause = causes.NORMAL_CLEARING
         self.on_ringing: Callable[[], None] | None = None
         self.on_progress: Callable[[], None] | None = None
         self.on_answer: Callable[[], None] | None = None
@@ -624,7 +656,7 @@ class OutboundLeg(SipLeg):
         """(Q.850 cause, SIP status, reason phrase)."""
 
     def start(self) -> None:
-        self.last_message = "INVITE"
+        self.last_message = "Tx: INVITE"
         self.tx = self.ctx.layer.send_request(self.request, self.flow, self.now)
         self.tx.on_response = self._response
         self.tx.on_timeout = lambda: self._failed(causes.NO_USER_RESPONSE, 408, "Request Timeout")
@@ -634,21 +666,24 @@ class OutboundLeg(SipLeg):
         self.ctx.kick()
 
     def _response(self, response: Response) -> None:
-        if self.terminated and response.status < 200:
-            return
         status = response.status
-        self.last_message = str(status)
+        self.last_message = f"Rx: {status}"
         if status < 200:
-            if status == 100:
-                return
+            # §9.1: any provisional response, 100 included, makes a CANCEL possible; one we
+            # owe (the call was given up before anything came back) goes out now.
+            first = not self.provisional
             self.provisional = True
+            if self.cancel_pending:
+                if first:
+                    self._send_cancel()
+                return
+            if self.terminated or status == 100:
+                return
             if response.to.tag and self.dialog is None:
                 self.dialog = Dialog.from_uac(self.request, response, self.flow)
-            if self.cancel_pending:
-                self._send_cancel()
-                return
             if response.body and self.sdp.state.name == "LOCAL_OFFER":
-                self._take_answer(response)
+                if not self._take_answer(response):
+                    return  # the leg failed: no ringing or early media from it
             if status in (180, 181, 182):
                 self.channel.set_state("Ringing")
                 if self.on_ringing is not None:
@@ -732,6 +767,7 @@ class OutboundLeg(SipLeg):
         if self.answered:
             self.send_bye()
         else:
+            self._cancel_cause = cause
             self.cancel()
         self.finish()
 
@@ -755,8 +791,20 @@ class OutboundLeg(SipLeg):
         headers.add("To", invite.headers.get("To") or "")
         headers.add("Call-ID", invite.call_id)
         headers.add("CSeq", f"{invite.cseq.seq} CANCEL")
+        if self._cancel_cause == causes.ANSWERED_ELSEWHERE:
+            # RFC 3326: phones show "answered elsewhere", not a missed call.
+            headers.add("Reason", 'SIP;cause=200;text="Call completed elsewhere"')
         headers.add("User-Agent", self.ctx.useragent)
         cancel = Request("CANCEL", invite.uri, headers)
         tx = self.ctx.layer.send_request(cancel, self.flow, self.now)
         tx.on_response = lambda r: None
         self.ctx.kick()
+        # §9.1: without a final response to the INVITE 64*T1 after the CANCEL, consider the
+        # INVITE transaction cancelled (else it would wait in Proceeding forever).
+        self.ctx.scheduler.callLater(64 * T1, self._give_up_invite)
+
+    def _give_up_invite(self) -> None:
+        tx = self.tx
+        if tx is not None and tx.state in (State.CALLING, State.PROCEEDING):
+            tx.terminate(self.now)
+            self.ctx.kick()

@@ -8,7 +8,7 @@ supported) and ``sip show settings``.
 
 from __future__ import annotations
 
-from pbx.call.peers import PeerRegistry
+from pbx.call.peers import PeerRegistry, behind_nat
 from pbx.call.qualify import Qualifier, Reachability
 from pbx.config.sip_conf import PeerConfig
 from pbx.config.sip_values import Nat
@@ -58,13 +58,11 @@ def show_peers(registry: PeerRegistry, qualifier: Qualifier, now: float) -> str:
             continue
         count += 1
         bindings = registry.location.lookup(peer.name, now)
-        name = peer.name
+        username = peer.defaultuser or (_contact_user(bindings[0].contact) if bindings else "")
+        name = f"{peer.name}/{username}" if username else peer.name
         if bindings:
             host, port = bindings[0].source.host, bindings[0].source.port
-            username = peer.defaultuser or _contact_user(bindings[0].contact)
-            if username:
-                name = f"{peer.name}/{username}"
-            detected = bindings[0].target == bindings[0].source
+            detected = behind_nat(bindings[0])
         elif not peer.dynamic and peer.host:
             host, port, detected = peer.host, peer.port, False
         else:
@@ -82,10 +80,10 @@ def show_peers(registry: PeerRegistry, qualifier: Qualifier, now: float) -> str:
             _PEERS_FORMAT.format(
                 name,
                 host,
-                "D" if peer.dynamic else "",
+                " D " if peer.dynamic else "",
                 _forcerport(peer.nat, detected),
                 _comedia(peer.nat, detected),
-                "A" if peer.acl.rules else "",
+                " A " if peer.acl.rules else "",
                 str(port),
                 status,
                 peer.description,

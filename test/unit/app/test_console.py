@@ -3,7 +3,6 @@ and errors that become text instead of killing the console."""
 
 from __future__ import annotations
 
-import pytest
 from twisted.internet.defer import Deferred, fail
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -115,11 +114,6 @@ class DispatchTests(SynchronousTestCase):
                 "Command 'core stop gracefully' failed; see the log.\n",
             )
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: a CommandError from a waiting (Deferred) handler is logged as a failure "
-        "and printed as 'failed; see the log' instead of its message, unlike a synchronous one",
-    )
     def test_usage_error_of_a_waiting_command_is_printed(self) -> None:
         r = CommandRegistry()
         r.add("core stop gracefully", lambda args: fail(CommandError("Already stopping")), "")

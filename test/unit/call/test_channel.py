@@ -7,7 +7,6 @@ import gc
 import re
 from typing import TypeVar
 
-import pytest
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
@@ -342,11 +341,6 @@ class PlaybackTests(SynchronousTestCase):
         self.assertEqual((len(media.plays), media.cancelled_plays), (1, 1))
         self.assertEqual(result(ch.wait_for_digit(1)), [])  # "5" was discarded, not queued
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: cancelling the current file errbacks its Deferred, _play_failed fires "
-        "play() with None before _interrupted can fire it with the digit",
-    )
     def test_interrupt_digit_is_returned(self) -> None:
         ch, _, _ = self.playing("a", "b")
         done = result(ch.play(["a", "b"], "#*"))
@@ -439,11 +433,6 @@ class EchoTests(SynchronousTestCase):
 
 
 class UnhandledErrorTests(SynchronousTestCase):
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: _Playback._finish and Echo's stop cancel the digit waiter, whose "
-        "CancelledError nobody handles: 'Unhandled error in Deferred' is logged",
-    )
     def test_ending_leaves_no_unhandled_error(self) -> None:
         def play_then_echo() -> None:
             media = FakeMediaLeg()

@@ -3,7 +3,6 @@ the codec plans Dial uses, on recorded offers from test/data/sdp/."""
 
 from __future__ import annotations
 
-import pytest
 from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.call.media_plan import (
@@ -90,12 +89,6 @@ class PolicyTests(SynchronousTestCase):
         )
         self.assertEqual(policy.codecs, ("opus", "ulaw"))
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="deviation: a transport=ws peer without webrtc=yes keeps dtlssetup's default "
-        "'active', so pbx's first offer to a browser says a=setup:active; RFC 5763 §5 "
-        "requires an offerer to use actpass (webrtc=yes peers get it)",
-    )
     def test_websocket_peer_offers_actpass(self) -> None:
         self.assertEqual(media_policy(peer("ws")).dtls_setup, "actpass")
 

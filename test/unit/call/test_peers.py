@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import pytest
 from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.call.peers import PeerRegistry, Reach
@@ -183,11 +182,6 @@ class MatchSourceTests(SynchronousTestCase):
         peers = registry()
         self.assertIsNone(peers.match_source(Address("127.0.0.9", 5060), TransportKind.UDP))
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="bug: match_source ignores its `kind` argument; ASTERISK-REFERENCE §1.2 says "
-        "source matching is transport-aware, so a transport=tcp peer is not a UDP source",
-    )
     def test_transport_aware(self) -> None:
         peers = registry()
         self.assertIsNone(peers.match_source(Address("127.0.0.8", 5060), TransportKind.UDP))
