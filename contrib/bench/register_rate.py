@@ -6,12 +6,19 @@ What it does, on loopback, with a pbx it starts itself (``test/integration/daemo
 Debian's sipp (``contrib/sipp/register_users.xml``, each call = REGISTER / 401 / REGISTER / 200
 for one of ``--users`` distinct users read from a generated CSV):
 
-1. memory: VmRSS of the idle daemon with ``--users`` peers configured, then after each of them
-   registered once; the difference divided by the users is the cost of one contact;
+1. memory: VmRSS of the daemon with ``--users`` peers configured, after the first half of them
+   registered and their transactions ended (Timer J, 64*T1 = 32 s), and after the second half
+   registered the same way: the growth over the second half, divided by its users, is the
+   steady-state cost of one contact (the second half's transactions reuse the memory the first
+   half's freed, as they do in a running daemon). The growth over the first half, measured
+   while its transactions were still alive, is printed too: contacts plus their REGISTERs'
+   transactions (two each, each lingering for Timer J);
 2. rate: steps of ``--step-seconds`` at each rate of ``--rates``; a step passes when under 1 %
    of its calls fail and sipp achieved at least 95 % of the rate (sipp stops opening calls when
    too many are outstanding, so a slow server shows as a shortfall, not as failures); p50/p95
-   of both transactions come from ``-trace_rtt``. The ramp stops after two failing steps;
+   of both transactions come from ``-trace_rtt``, and the daemon's CPU time (utime+stime) over
+   the step divided by its successful calls is the CPU cost of one REGISTER (both of its
+   transactions, sockets included). The ramp stops after two failing steps;
 3. idle CPU: utime+stime of a daemon with ``--idle-users`` registered users over
    ``--idle-seconds``, with qualify off, and then with ``qualify=yes`` (every 60 s) against a
    sipp that stays and answers the pings (``-aa``), measured over a full qualify period.
@@ -19,6 +26,10 @@ for one of ``--users`` distinct users read from a generated CSV):
 It prints the figures and exits 0 (a benchmark, not a test). The orientation figures of the
 issue: Asterisk 20 ~760 REGISTER/s, aim >= 1,500/s with p95 <= 100 ms, <= 2 KiB per contact,
 <= 1 % of a core idle with 1,000 users.
+
+``--profile FILE`` runs the rate daemon under cProfile (``python -m cProfile -o FILE -m pbx``)
+and prints its top functions at the end; profiling costs the daemon about half its speed, so
+pick lower ``--rates`` for it.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import pstats
 import shutil
 import statistics
 import subprocess
@@ -38,6 +50,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+import test.integration.daemon as daemon_module  # noqa: E402
 from test.integration.daemon import Daemon, free_port  # noqa: E402
 
 SCENARIO = REPO / "contrib" / "sipp" / "register_users.xml"
@@ -45,6 +58,8 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MAX_FAILED = 0.01
 MIN_ACHIEVED = 0.95
 P95_LIMIT_MS = 100.0
+#: Timer J (64*T1, RFC 3261 §17.2.2) plus a margin: a REGISTER's transactions are gone by then.
+TRANSACTIONS_LINGER = 33.0
 
 
 @dataclass
@@ -57,6 +72,7 @@ class Step:
     seconds: float
     challenge_ms: list[float]
     register_ms: list[float]
+    cpu_seconds: float = 0.0
 
     @property
     def achieved(self) -> float:
@@ -73,6 +89,10 @@ class Step:
     @property
     def p95(self) -> float:
         return max(percentile(self.challenge_ms, 95), percentile(self.register_ms, 95))
+
+    @property
+    def cpu_us_per_register(self) -> float:
+        return self.cpu_seconds / self.ok * 1e6 if self.ok else float("nan")
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -94,11 +114,11 @@ def make_daemon(root: Path, users: int, qualify: bool) -> Daemon:
     return Daemon(root, peers, debug_log=False, console_levels="notice,warning,error")
 
 
-def write_users(path: Path, users: int) -> None:
+def write_users(path: Path, users: int, first: int = 0) -> None:
     lines = ["SEQUENTIAL"]
     lines += [
         f"{user_name(i)};[authentication username={user_name(i)} password=pw-{i}]"
-        for i in range(users)
+        for i in range(first, users)
     ]
     path.write_text("\n".join(lines) + "\n")
 
@@ -161,9 +181,12 @@ def read_step(workdir: Path, target: float, calls: int) -> Step:
 
 def run_step(daemon: Daemon, workdir: Path, users_csv: Path, rate: float, seconds: float) -> Step:
     calls = max(1, int(rate * seconds))
+    cpu_before = cpu_seconds(daemon.pid)
     proc = start_sipp(daemon, workdir, users_csv, rate, calls)
     proc.wait()
-    return read_step(workdir, rate, calls)
+    step = read_step(workdir, rate, calls)
+    step.cpu_seconds = cpu_seconds(daemon.pid) - cpu_before
+    return step
 
 
 def rss_kib(pid: int) -> int:
@@ -196,8 +219,35 @@ def row(step: Step) -> str:
         f"{step.target:>7.0f} {step.achieved:>9.0f} {step.calls:>7} {step.failed_ratio:>7.2%} "
         f"{step.retransmissions:>7} "
         f"{percentile(step.challenge_ms, 50):>6.0f} {percentile(step.challenge_ms, 95):>6.0f} "
-        f"{percentile(step.register_ms, 50):>6.0f} {percentile(step.register_ms, 95):>6.0f}  "
-        f"{'pass' if step.passed else 'FAIL'}"
+        f"{percentile(step.register_ms, 50):>6.0f} {percentile(step.register_ms, 95):>6.0f} "
+        f"{step.cpu_us_per_register:>7.0f}  {'pass' if step.passed else 'FAIL'}"
+    )
+
+
+def measure_memory(args: argparse.Namespace, root: Path, daemon: Daemon) -> None:
+    """Register the users in two halves; see the module docstring, point 1."""
+    half = args.users // 2
+    first_csv, second_csv = root / "users-first.csv", root / "users-second.csv"
+    write_users(first_csv, half)
+    write_users(second_csv, args.users, first=half)
+    time.sleep(1.0)
+    rss_idle = rss_kib(daemon.pid)
+    run_step(daemon, root / "sipp-warmup-1", first_csv, 400, half / 400)
+    time.sleep(1.5)  # the batched SQLite flush
+    rss_live = rss_kib(daemon.pid)
+    time.sleep(args.linger)
+    rss_first = rss_kib(daemon.pid)
+    second = run_step(daemon, root / "sipp-warmup-2", second_csv, 400, (args.users - half) / 400)
+    time.sleep(args.linger)
+    rss_second = rss_kib(daemon.pid)
+    count = registered(daemon)
+    added = max(1, args.users - half)
+    print(
+        f"memory: VmRSS {rss_idle} KiB idle with {args.users} peers, {rss_first} KiB with "
+        f"{half} registered, {rss_second} KiB with {count} registered ({second.failed} "
+        f"failed): {(rss_second - rss_first) * 1024 / added:.0f} bytes per contact "
+        f"({(rss_live - rss_idle) * 1024 / max(1, half):.0f} with its REGISTER's transactions "
+        f"still alive)"
     )
 
 
@@ -205,18 +255,11 @@ def bench_rate_and_memory(args: argparse.Namespace, root: Path) -> None:
     users_csv = root / "users.csv"
     write_users(users_csv, args.users)
     with make_daemon(root / "pbx-rate", args.users, qualify=False) as daemon:
-        time.sleep(1.0)
-        rss_before = rss_kib(daemon.pid)
-        warm = run_step(daemon, root / "sipp-warmup", users_csv, 400, args.users / 400)
-        time.sleep(1.5)  # the batched SQLite flush
-        count = registered(daemon)
-        rss_after = rss_kib(daemon.pid)
+        measure_memory(args, root, daemon)
         print(
-            f"memory: VmRSS {rss_before} KiB idle with {args.users} peers, {rss_after} KiB "
-            f"with {count} registered ({warm.failed} failed): "
-            f"{(rss_after - rss_before) * 1024 / max(1, count):.0f} bytes per contact"
+            "\n target  achieved   calls  failed  retrans  401p50 401p95 200p50 200p95 (ms)"
+            "  CPU us/REGISTER"
         )
-        print("\n target  achieved   calls  failed  retrans  401p50 401p95 200p50 200p95 (ms)")
         steps: list[Step] = []
         misses = 0
         for rate in args.rates:
@@ -291,6 +334,13 @@ def main() -> int:
     parser.add_argument("--skip-idle", action="store_true")
     parser.add_argument("--skip-qualify-idle", action="store_true")
     parser.add_argument("--workdir", type=Path, help="keep configs, logs and sipp traces here")
+    parser.add_argument(
+        "--linger",
+        type=float,
+        default=TRANSACTIONS_LINGER,
+        help="seconds to wait for a REGISTER's transactions to end before reading VmRSS",
+    )
+    parser.add_argument("--profile", type=Path, help="run the rate daemon under cProfile")
     args = parser.parse_args()
     if shutil.which("sipp") is None:
         print("sipp is not installed (Debian package sip-tester): nothing measured")
@@ -298,7 +348,20 @@ def main() -> int:
     root = args.workdir or Path(tempfile.mkdtemp(prefix="pbx-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     print(f"pbx register benchmark; work directory {root}; {os.cpu_count()} CPUs")
+    plain_command = daemon_module.pbx_command
+    if args.profile is not None:
+        # The ``pbx -rx`` runs that wait for the boot go through the profiler too, but they
+        # end first: the file left behind is the daemon's, written when it stops.
+        profile = args.profile.resolve()
+        daemon_module.pbx_command = lambda: [
+            sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "pbx"
+        ]  # fmt: skip
     bench_rate_and_memory(args, root)
+    daemon_module.pbx_command = plain_command
+    if args.profile is not None:
+        stats = pstats.Stats(str(args.profile))
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(40)
     if not args.skip_idle:
         bench_idle(args, root, qualify=False)
         if not args.skip_qualify_idle:

@@ -1,4 +1,10 @@
-"""SIP over UDP: one ``DatagramProtocol`` per ``udpbindaddr`` (RFC 3261 §18)."""
+"""SIP over UDP: one ``DatagramProtocol`` per ``udpbindaddr`` (RFC 3261 §18).
+
+Every datagram from one source address is given the same :class:`~pbx.sip.flow.Flow` object:
+a phone's binding, its transactions and their response routes then share one flow instead of
+holding a copy each (about 200 bytes apiece, and tens of thousands of transactions linger for
+Timer J at high REGISTER rates).
+"""
 
 from __future__ import annotations
 
@@ -16,18 +22,33 @@ log = logging.getLogger(__name__)
 #: RFC 5626 §3.5.1 / common practice: bare CRLF datagrams are NAT keepalives, not messages.
 _KEEPALIVES = (b"\r\n", b"\r\n\r\n", b"\n", b"\x00\x00\x00\x00")
 
+#: Flows remembered per listener; past this the memory is emptied and starts again (sources that
+#: are still registered keep their flow object through their bindings anyway).
+MAX_REMEMBERED_FLOWS = 16384
+
 
 class SipUdpProtocol(DatagramProtocol):
     def __init__(self, hub: SipTransportHub, local: Address) -> None:
         self.hub = hub
         self.local = local
+        self._flows: dict[tuple[str, int], Flow] = {}
+
+    def flow_from(self, addr: tuple[str, int]) -> Flow:
+        """The flow of datagrams from ``addr`` to this listener (one shared object per source)."""
+        flow = self._flows.get(addr)
+        if flow is None or flow.local is not self.local:
+            # A dual-stack [::] socket reports IPv4 peers as ::ffff:a.b.c.d; pbx shows and
+            # stores them as plain IPv4 (and maps them back when sending).
+            flow = Flow(TransportKind.UDP, self.local, Address(unmap_ipv4(addr[0]), addr[1]))
+            if len(self._flows) >= MAX_REMEMBERED_FLOWS:
+                self._flows.clear()
+            self._flows[addr] = flow
+        return flow
 
     def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:  # noqa: N802
         if data in _KEEPALIVES or not data.strip():
             return
-        # A dual-stack [::] socket reports IPv4 peers as ::ffff:a.b.c.d; pbx shows and stores
-        # them as plain IPv4 (and maps them back when sending).
-        flow = Flow(TransportKind.UDP, self.local, Address(unmap_ipv4(addr[0]), addr[1]))
+        flow = self.flow_from(addr)
         try:
             self.hub.receive(data, flow)
         except Exception:

@@ -24,6 +24,8 @@ from pbx.sip.headers import Auth
 
 #: RFC 8760 algorithm tokens -> hashlib constructors names.
 ALGORITHMS = {"MD5": "md5", "SHA-256": "sha256"}
+# The same algorithms as hashlib constructors (hashlib.new(name) looks the name up every time).
+_CONSTRUCTORS = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
 
 # The issue-time part of our nonces: what :meth:`DigestAuthenticator.nonce` writes, no more.
 _STAMP_RE = re.compile(r"[0-9a-f]{1,12}")
@@ -63,7 +65,7 @@ class Credentials:
 def _hash(algorithm: str, text: str) -> str:
     # Header text is decoded with surrogateescape: hash the very bytes the client sent.
     data = text.encode("utf-8", "surrogateescape")
-    return hashlib.new(ALGORITHMS[algorithm], data).hexdigest()
+    return _CONSTRUCTORS[algorithm](data).hexdigest()
 
 
 def _same(want: str, got: str) -> bool:
@@ -109,7 +111,8 @@ class DigestAuthenticator:
         return f"{stamp}.{self._tag(stamp)}"
 
     def _tag(self, stamp: str) -> str:
-        return hmac.new(self._key, stamp.encode("ascii"), hashlib.sha256).hexdigest()[:16]
+        # hmac.digest: the one-shot C implementation, several times cheaper than hmac.new().
+        return hmac.digest(self._key, stamp.encode("ascii"), "sha256").hex()[:16]
 
     def challenge(self, now: float, stale: bool = False) -> str:
         """The value of a ``WWW-Authenticate`` header, in chan_sip's parameter order."""

@@ -46,9 +46,7 @@ class Dialog:
         return (self.call_id, self.local_tag, self.remote_tag)
 
     @classmethod
-    def from_uas(
-        cls, request: Request, local_tag: str, local_contact: str, flow: Flow
-    ) -> Dialog:
+    def from_uas(cls, request: Request, local_tag: str, local_contact: str, flow: Flow) -> Dialog:
         """§12.1.1: the UAS side, from the dialog-creating request."""
         contacts = request.contacts
         remote_target = str(contacts[0].uri) if contacts and contacts != "*" else request.uri

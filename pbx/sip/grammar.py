@@ -106,7 +106,8 @@ def parse_params(text: str) -> dict[str, str | None] | None:
 def unquote(text: str) -> str:
     """The content of a quoted-string with quoted-pairs resolved; other text is returned as is."""
     if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        return _QUOTED_PAIR_RE.sub(r"\1", text[1:-1])
+        inner = text[1:-1]
+        return _QUOTED_PAIR_RE.sub(r"\1", inner) if "\\" in inner else inner
     return text
 
 

@@ -120,8 +120,21 @@ _Entry = tuple[str, str, str, str | None]  # lookup key, name as written, value,
 
 
 def _key(name: str) -> str:
-    lower = name.lower()
-    return _COMPACT_KEY.get(lower, lower)
+    key = _KEYS.get(name)
+    if key is None:
+        lower = name.lower()
+        key = _COMPACT_KEY.get(lower, lower)
+        if len(_KEYS) < _MEMO_MAX:
+            _KEYS[name] = key
+    return key
+
+
+# Names as callers pass them -> lookup key, and -> (lookup key, canonical spelling) for add().
+# Every message is looked at through the same few dozen names, tens of times each; the memos
+# are capped in case a caller passes names taken from messages.
+_KEYS: dict[str, str] = {}
+_ADD_NAMES: dict[str, tuple[str, str]] = {}
+_MEMO_MAX = 512
 
 
 def canonical_name(name: str) -> str:
@@ -141,14 +154,20 @@ class Headers:
 
     Names keep the case they were received (or added) with; lookups ignore case and accept
     compact forms. Every edit bumps :attr:`revision`, which :class:`pbx.sip.message.Message`
-    uses to drop its cached typed views and to know it must re-render.
+    uses to know it must re-render, and records which field it touched
+    (:meth:`edited_since`), so that the message drops only the typed views of that field.
     """
 
-    __slots__ = ("_entries", "_revision")
+    __slots__ = ("_edits", "_entries", "_keys", "_revision")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._entries: list[_Entry] = []
+        # The entries' lookup keys in order, so that lookups run in C (list.index/count): a
+        # message is looked at through its headers some thirty times. Rebuilt after an edit.
+        self._keys: list[str] | None = []
         self._revision = 0
+        # lookup key -> revision of its last edit (see edited_since)
+        self._edits: dict[str, int] = {}
         for name, value in items:
             self.add(name, value)
 
@@ -183,6 +202,7 @@ class Headers:
             entries.append((_COMPACT_KEY.get(lower, lower), name, value.strip(" \t"), line))
         headers = cls()
         headers._entries = entries
+        headers._keys = None
         return headers, well_formed
 
     @property
@@ -190,33 +210,62 @@ class Headers:
         """Incremented by every edit."""
         return self._revision
 
+    def edited_since(self, name: str, revision: int) -> bool:
+        """Whether a field called ``name`` was added, changed or removed after ``revision``."""
+        return self._edits.get(_key(name), -1) > revision
+
+    def _edited(self, key: str, appended: bool = False) -> None:
+        self._revision += 1
+        self._edits[key] = self._revision
+        if appended and self._keys is not None:
+            self._keys.append(key)  # still in step: an append needs no rebuild
+        else:
+            self._keys = None
+
+    def _lookup_keys(self) -> list[str]:
+        keys = self._keys
+        if keys is None:
+            keys = self._keys = [entry[0] for entry in self._entries]
+        return keys
+
     def get(self, name: str) -> str | None:
         """The value of the first field called ``name``, or ``None``."""
-        key = _key(name)
-        for entry in self._entries:
-            if entry[0] == key:
-                return entry[2]
-        return None
+        try:
+            return self._entries[self._lookup_keys().index(_key(name))][2]
+        except ValueError:
+            return None
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name`` in order, comma lists split into their elements."""
         key = _key(name)
+        if key not in self._lookup_keys():
+            return []
         values = [entry[2] for entry in self._entries if entry[0] == key]
         if key in _NO_SPLIT:
             return values
         return [item for value in values for item in split_commas(value)]
 
+    def count(self, name: str) -> int:
+        """How many fields are called ``name`` (fields, not comma-list elements)."""
+        return self._lookup_keys().count(_key(name))
+
     def add(self, name: str, value: str) -> None:
         """Append a field (the name is canonicalised)."""
-        self._entries.append((_key(name), canonical_name(name), value, None))
-        self._revision += 1
+        names = _ADD_NAMES.get(name)
+        if names is None:
+            names = (_key(name), canonical_name(name))
+            if len(_ADD_NAMES) < _MEMO_MAX:
+                _ADD_NAMES[name] = names
+        key, canonical = names
+        self._entries.append((key, canonical, value, None))
+        self._edited(key, appended=True)
 
     def prepend(self, name: str, value: str) -> None:
         """Insert a field before the first one of the same name (or first of all), e.g. Via."""
         key = _key(name)
         index = next((i for i, e in enumerate(self._entries) if e[0] == key), 0)
         self._entries.insert(index, (key, canonical_name(name), value, None))
-        self._revision += 1
+        self._edited(key)
 
     def set(self, name: str, value: str) -> None:
         """Replace every field called ``name`` by one, at the position of the first."""
@@ -228,13 +277,13 @@ class Headers:
         else:
             self._entries[index] = entry
             self._entries[index + 1 :] = [e for e in self._entries[index + 1 :] if e[0] != key]
-        self._revision += 1
+        self._edited(key)
 
     def remove(self, name: str) -> None:
         """Remove every field called ``name`` (no error when there is none)."""
         key = _key(name)
         self._entries = [e for e in self._entries if e[0] != key]
-        self._revision += 1
+        self._edited(key)
 
     def remove_first(self, name: str) -> None:
         """Remove the first *element* of ``name``: the top Via, even inside a comma list."""
@@ -254,14 +303,13 @@ class Headers:
                     self._entries[i] = (k, written, ", ".join(items), None)
                 else:
                     del self._entries[i]
-                self._revision += 1
+                self._edited(key)
                 return
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
-        key = _key(name)
-        return any(entry[0] == key for entry in self._entries)
+        return _key(name) in self._lookup_keys()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -296,7 +344,7 @@ def _render_params(params: dict[str, str | None]) -> str:
     return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
 
 
-@dataclass
+@dataclass(slots=True)
 class Via:
     """One via-parm (RFC 3261 §20.42): ``SIP/2.0/UDP host:port;branch=...;rport``.
 
@@ -359,7 +407,7 @@ class Via:
 _CSEQ_RE = re.compile(rf"[ \t]*([0-9]+)[ \t]+({TOKEN})[ \t]*")
 
 
-@dataclass
+@dataclass(slots=True)
 class CSeq:
     """The CSeq header field (RFC 3261 §20.16)."""
 
@@ -390,7 +438,7 @@ _ALWAYS_QUOTED = frozenset(
 _NEVER_QUOTED = frozenset({"algorithm", "nc", "stale"})
 
 
-@dataclass
+@dataclass(slots=True)
 class Auth:
     """Digest credentials or challenge: scheme plus auth-params with quoted values unquoted.
 

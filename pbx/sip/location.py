@@ -10,6 +10,7 @@ heap with lazy deletion, because thousands of bindings refresh at random times.
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,6 +19,9 @@ from pbx.sip.flow import Flow
 
 BindingKey = tuple[str, str]
 """``("instance", "<urn...>|<reg-id>")`` or ``("contact", "<uri>")``."""
+
+#: Stale heap entries tolerated on top of two per live binding before the heap is rebuilt.
+_HEAP_SLACK = 1024
 
 
 @dataclass(slots=True)
@@ -55,33 +59,45 @@ class Binding:
 
 
 class Location:
-    """All bindings, by address of record."""
+    """All bindings, by address of record.
+
+    Memory is per binding what the binding itself holds plus one list slot and one heap entry:
+    an address of record usually has one contact (chan_sip's ``max_contacts`` default), so its
+    bindings are a short list scanned by key rather than a dict of their own.
+    """
 
     def __init__(self) -> None:
-        self._by_aor: dict[str, dict[BindingKey, Binding]] = {}
-        self._heap: list[tuple[float, str, BindingKey]] = []
+        self._by_aor: dict[str, list[Binding]] = {}
+        self._count = 0
+        # (expires_at, tie-breaker, binding); an entry is live while that very binding object
+        # is still stored with that expiry (refreshes store a new object).
+        self._heap: list[tuple[float, int, Binding]] = []
+        self._seq = itertools.count()
         self._expired: list[Binding] = []
         # Connection-bound bindings by flow, so a closing WebSocket finds its bindings at once.
         self._by_flow: dict[Flow, set[tuple[str, BindingKey]]] = {}
 
     def __len__(self) -> int:
-        return sum(len(b) for b in self._by_aor.values())
+        return self._count
 
     def __iter__(self) -> Iterator[Binding]:
         for bindings in self._by_aor.values():
-            yield from bindings.values()
+            yield from bindings
 
     def lookup(self, aor: str, now: float | None = None) -> list[Binding]:
         """Live bindings of ``aor``, most recently registered first."""
         bindings = self._by_aor.get(aor)
         if not bindings:
             return []
-        live = [b for b in bindings.values() if now is None or b.expires_at > now]
+        live = [b for b in bindings if now is None or b.expires_at > now]
         live.sort(key=lambda b: b.registered_at, reverse=True)
         return live
 
     def get(self, aor: str, key: BindingKey) -> Binding | None:
-        return self._by_aor.get(aor, {}).get(key)
+        for binding in self._by_aor.get(aor, ()):
+            if binding.key == key:
+                return binding
+        return None
 
     def save(self, binding: Binding, max_contacts: int) -> list[Binding]:
         """Add or refresh ``binding``; returns the bindings it evicted.
@@ -91,39 +107,51 @@ class Location:
         counts itself as one of the ``max_contacts``, so a limit lowered by a reload is enforced
         at the next refresh too.
         """
-        bindings = self._by_aor.setdefault(binding.aor, {})
         key = binding.key
+        current = self._by_aor.get(binding.aor, [])
+        old: Binding | None = None
+        others: list[Binding] = []
+        for stored in current:
+            if stored.key == key:
+                old = stored
+            else:
+                others.append(stored)
         evicted: list[Binding] = []
-        others = [b for k, b in bindings.items() if k != key]
         while others and len(others) >= max(1, max_contacts):
             oldest = min(others, key=lambda b: b.registered_at)
             others.remove(oldest)
-            del bindings[oldest.key]
             evicted.append(oldest)
-        old = bindings.get(key)
         if old is not None:
             self._unindex(old)
         for gone in evicted:
             self._unindex(gone)
-        bindings[key] = binding
+        others.append(binding)
+        self._count += len(others) - len(current)
+        self._by_aor[binding.aor] = others
         if binding.flow is not None and binding.flow.connection_oriented:
             self._by_flow.setdefault(binding.flow, set()).add((binding.aor, key))
-        heapq.heappush(self._heap, (binding.expires_at, binding.aor, key))
+        self._schedule(binding)
         return evicted
 
     def remove(self, aor: str, key: BindingKey) -> Binding | None:
         bindings = self._by_aor.get(aor)
         if not bindings:
             return None
-        binding = bindings.pop(key, None)
+        for i, binding in enumerate(bindings):
+            if binding.key == key:
+                del bindings[i]
+                break
+        else:
+            return None
+        self._count -= 1
         if not bindings:
             del self._by_aor[aor]
-        if binding is not None:
-            self._unindex(binding)
+        self._unindex(binding)
         return binding
 
     def remove_all(self, aor: str) -> list[Binding]:
-        gone = list(self._by_aor.pop(aor, {}).values())
+        gone = self._by_aor.pop(aor, [])
+        self._count -= len(gone)
         for binding in gone:
             self._unindex(binding)
         return gone
@@ -146,21 +174,37 @@ class Location:
             if not entries:
                 del self._by_flow[binding.flow]
 
+    def _stored(self, binding: Binding) -> bool:
+        """Whether this very object is one of the current bindings."""
+        for stored in self._by_aor.get(binding.aor, ()):
+            if stored is binding:
+                return True
+        return False
+
+    def _schedule(self, binding: Binding) -> None:
+        heapq.heappush(self._heap, (binding.expires_at, next(self._seq), binding))
+        # Every refresh leaves its predecessor's entry behind until that one's time comes
+        # (up to maxexpiry later): rebuild once stale entries outnumber the live ones, so that
+        # the heap stays O(bindings) however often phones re-register.
+        if len(self._heap) > 2 * len(self) + _HEAP_SLACK:
+            self._heap = [(b.expires_at, next(self._seq), b) for b in self]
+            heapq.heapify(self._heap)
+
     def timer_at(self) -> float | None:
-        while self._heap:
-            at, aor, key = self._heap[0]
-            binding = self.get(aor, key)
-            if binding is not None and binding.expires_at == at:
+        heap = self._heap
+        while heap:
+            at, _seq, binding = heap[0]
+            if binding.expires_at == at and self._stored(binding):
                 return at
-            heapq.heappop(self._heap)  # refreshed or removed since: stale entry
+            heapq.heappop(heap)  # refreshed or removed since: stale entry
         return None
 
     def handle_timer(self, now: float) -> None:
-        while self._heap and self._heap[0][0] <= now:
-            at, aor, key = heapq.heappop(self._heap)
-            binding = self.get(aor, key)
-            if binding is not None and binding.expires_at == at:
-                self.remove(aor, key)
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            at, _seq, binding = heapq.heappop(heap)
+            if binding.expires_at == at and self._stored(binding):
+                self.remove(binding.aor, binding.key)
                 self._expired.append(binding)
 
     def expired(self) -> list[Binding]:

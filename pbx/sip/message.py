@@ -3,9 +3,10 @@
 :func:`parse_message` is deliberately cheap, because every datagram goes through it: it splits
 the start line and the header lines and frames the body by Content-Length, nothing more. The
 typed views (:attr:`Message.via`, :attr:`Message.cseq`, :attr:`Message.to` ...) parse their
-header on first access and are cached until the headers change. :meth:`Message.validate` runs
-the checks the transaction layer relies on (mandatory headers of §8.1.1, CSeq method, version)
-and is what the transports call before handing a message on.
+header on first access and are cached until that header field is edited (edits to other fields
+keep them). :meth:`Message.validate` runs the checks the transaction layer relies on (mandatory
+headers of §8.1.1, CSeq method, version) and is what the transports call before handing a
+message on.
 
 An untouched parsed message serialises to exactly the bytes it was parsed from; once its start
 line, headers or body change, header lines that were not touched keep their received text and
@@ -28,7 +29,7 @@ from collections.abc import Callable
 from typing import Literal, TypeVar, cast
 
 from pbx.core.errors import LocalProtocolError
-from pbx.sip.grammar import TOKEN_RE, SipParseError
+from pbx.sip.grammar import TOKEN, TOKEN_RE, SipParseError
 from pbx.sip.headers import CSeq, Headers, Via
 from pbx.sip.uri import AbsoluteUri, NameAddr, SipUri, parse_uri
 
@@ -130,6 +131,14 @@ _T = TypeVar("_T")
 # framing.
 _SINGLE = ("From", "To", "Call-ID", "CSeq")
 
+# The commonest shapes of a From value and a Request-URI, narrower than the grammar: whatever
+# they match, NameAddr.parse and parse_uri accept too (test_message checks it), so validate()
+# need not build those two, which nothing reads for most requests (a REGISTER's, for one).
+#   <sip:user@host[:port]> *( ";" token "=" token )        sip:[user@]host[:port]
+_SIMPLE_URI = r"sips?:(?:[A-Za-z0-9\-_.!~*'()&=+$,%]+@)?[A-Za-z0-9\-.]+(?::[0-9]{1,4})?"
+_SIMPLE_URI_RE = re.compile(_SIMPLE_URI)
+_SIMPLE_NAME_ADDR_RE = re.compile(rf"<{_SIMPLE_URI}>(?:;{TOKEN}={TOKEN})*")
+
 
 class Message(ABC):
     """What requests and responses share: headers, body, version and the typed views.
@@ -153,7 +162,10 @@ class Message(ABC):
         self._raw_key: tuple[object, ...] = ()
         self._raw_revision = -1
         self._raw_body = b""
+        # Typed views by the lookup key of the header field they are parsed from, valid for
+        # _cache_headers at _cache_revision (see _cached).
         self._cache: dict[str, object] = {}
+        self._cache_headers: Headers | None = None
         self._cache_revision = -1
 
     # -- serialisation -------------------------------------------------------------------------
@@ -194,15 +206,33 @@ class Message(ABC):
     def invalidate(self) -> None:
         """Drop the cached views (done automatically when :attr:`headers` is edited)."""
         self._cache = {}
-        self._cache_revision = -1
+        self._cache_headers = None
 
     def _cached(self, key: str, build: Callable[[], _T]) -> _T:
-        if self._cache_revision != self.headers.revision:
+        """The view of the header field ``key`` (its lookup key), built once.
+
+        An edit drops only the views of the field it touched: the transport stamping
+        ``received`` into the top Via must not cost parsing From, To and CSeq again.
+        """
+        headers = self.headers
+        if self._cache_headers is not headers or self._cache_revision != headers.revision:
+            self._follow_edits(headers)
+        cache = self._cache
+        if key in cache:
+            return cast(_T, cache[key])
+        value = cache[key] = build()
+        return value
+
+    def _follow_edits(self, headers: Headers) -> None:
+        if self._cache_headers is not headers:
             self._cache = {}
-            self._cache_revision = self.headers.revision
-        if key not in self._cache:
-            self._cache[key] = build()
-        return cast(_T, self._cache[key])
+            self._cache_headers = headers
+        else:
+            since = self._cache_revision
+            self._cache = {
+                k: v for k, v in self._cache.items() if not headers.edited_since(k, since)
+            }
+        self._cache_revision = headers.revision
 
     def _partial(self) -> Request | None:
         return None
@@ -244,13 +274,20 @@ class Message(ABC):
 
     def replace_top_via(self, via: Via) -> None:
         """Put ``via`` in place of the first Via element, e.g. after stamping ``received``
-        (§18.2.1); the other elements keep their text."""
+        (§18.2.1); the other elements keep their text. ``via`` becomes the :attr:`top_via`
+        view as it is (its text is what was just written, so it is not parsed again)."""
+        try:
+            vias = self.via
+        except SipParseError:
+            vias = []
         self.headers.replace_first("Via", str(via))
+        if vias:
+            self._cached("via", lambda: [via, *vias[1:]])
 
     def _parse_call_id(self) -> str:
         value = self._required("Call-ID")
         # callid = word [ "@" word ]: never empty, never blank inside
-        if not value or any(c.isspace() for c in value):
+        if not value or _BLANK_RE.search(value):
             raise self._fail("Malformed Call-ID header")
         return value
 
@@ -271,15 +308,21 @@ class Message(ABC):
         """The CSeq (sequence number below 2**32, method token)."""
         return self._cached("cseq", self._parse_cseq)
 
+    def _parse_from(self) -> NameAddr:
+        return self._name_addr("From")
+
     @property
     def from_(self) -> NameAddr:
         """The From value (first one, see :meth:`validate` for duplicates)."""
-        return self._cached("from", lambda: self._name_addr("From"))
+        return self._cached("from", self._parse_from)
+
+    def _parse_to(self) -> NameAddr:
+        return self._name_addr("To")
 
     @property
     def to(self) -> NameAddr:
         """The To value (first one, see :meth:`validate` for duplicates)."""
-        return self._cached("to", lambda: self._name_addr("To"))
+        return self._cached("to", self._parse_to)
 
     def _parse_contacts(self) -> list[NameAddr] | Literal["*"]:
         values = self.headers.get_all("Contact")
@@ -296,7 +339,7 @@ class Message(ABC):
     @property
     def contacts(self) -> list[NameAddr] | Literal["*"]:
         """Every Contact element, ``"*"`` for a wildcard, an empty list when absent."""
-        return self._cached("contacts", self._parse_contacts)
+        return self._cached("contact", self._parse_contacts)
 
     def _parse_expires(self) -> int | None:
         value = self.headers.get("Expires")
@@ -334,13 +377,16 @@ class Message(ABC):
         """Check the header fields every message must carry (RFC 3261 §8.1.1, §20).
 
         Parses the top Via and every other Via, From, To, Call-ID and CSeq, and rejects
-        duplicates of the single-valued ones. Raises :class:`SipParseError`.
+        duplicates of the single-valued ones. Raises :class:`SipParseError`. A From value of
+        the commonest shape is only matched, not built (:attr:`from_` builds it when read).
         """
         _ = self.top_via
         for name in _SINGLE:
-            if len(self.headers.get_all(name)) > 1:
+            if self.headers.count(name) > 1:
                 raise self._fail(f"Multiple {name} headers")
-        _ = (self.from_, self.to, self.call_id, self.cseq)
+        if _SIMPLE_NAME_ADDR_RE.fullmatch(self._required("From")) is None:
+            _ = self.from_
+        _ = (self.to, self.call_id, self.cseq)
 
 
 class Request(Message):
@@ -355,6 +401,8 @@ class Request(Message):
         super().__init__(headers, body)
         self.method = method
         self.uri = uri
+        # The parsed Request-URI and the text it was parsed from (uri may be reassigned).
+        self._request_uri: tuple[str, SipUri | AbsoluteUri] | None = None
 
     def _start_key(self) -> tuple[object, ...]:
         return (self.method, self.uri, self.version)
@@ -365,32 +413,37 @@ class Request(Message):
     def _partial(self) -> Request | None:
         return self
 
-    def _parse_request_uri(self) -> tuple[str, SipUri | AbsoluteUri]:
+    def invalidate(self) -> None:
+        super().invalidate()
+        self._request_uri = None
+
+    @property
+    def request_uri(self) -> SipUri | AbsoluteUri:
+        """The parsed Request-URI; any scheme parses (policy such as 416 is the caller's)."""
+        cached = self._request_uri
+        text = self.uri
+        if cached is not None and cached[0] == text:
+            return cached[1]
         try:
-            uri = parse_uri(self.uri)
+            uri = parse_uri(text)
         except SipParseError as exc:
             raise self._fail("Malformed Request-URI") from exc
         # RFC 3261 §19.1.1 table 1: headers are not allowed in a Request-URI (RFC 4475
         # §3.1.2.11 lets us reject it).
         if isinstance(uri, SipUri) and uri.headers:
             raise self._fail("Malformed Request-URI")
-        return (self.uri, uri)
-
-    @property
-    def request_uri(self) -> SipUri | AbsoluteUri:
-        """The parsed Request-URI; any scheme parses (policy such as 416 is the caller's)."""
-        cached = self._cached("request-uri", self._parse_request_uri)
-        if cached[0] != self.uri:
-            self.invalidate()
-            cached = self._cached("request-uri", self._parse_request_uri)
-        return cached[1]
+        self._request_uri = (text, uri)
+        return uri
 
     def validate(self) -> None:
-        """:meth:`Message.validate` plus the CSeq method, Max-Forwards and the Request-URI."""
+        """:meth:`Message.validate` plus the CSeq method, Max-Forwards and the Request-URI (as
+        with From, one of the commonest shape is matched, not built)."""
         super().validate()
         if self.cseq.method != self.method:
             raise self._fail("CSeq method does not match request method")
-        _ = (self.max_forwards, self.request_uri)
+        _ = self.max_forwards
+        if _SIMPLE_URI_RE.fullmatch(self.uri) is None:
+            _ = self.request_uri
 
 
 class Response(Message):
@@ -419,8 +472,6 @@ class Response(Message):
 
 # -- parsing ---------------------------------------------------------------------------------
 
-# The empty line ending the headers; bare LF line ends are tolerated (chan_sip does).
-_HEAD_END_RE = re.compile(rb"\r?\n\r?\n")
 # Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF
 # (the SP before an empty Reason-Phrase may be missing: RFC 4475 §3.1.1.13 calls that liberal)
 _STATUS_RE = re.compile(r"(SIP/[0-9]+\.[0-9]+)[ \t]+([1-6][0-9][0-9])(?:[ \t](.*))?", re.I)
@@ -431,6 +482,25 @@ _VERSION_RE = re.compile(r"SIP/[0-9]+\.[0-9]+", re.I)
 _BLANK_RE = re.compile(r"\s")
 
 
+def _head_end(data: bytes, start: int = 0) -> tuple[int, int] | None:
+    """Where the empty line ending the headers starts and ends: the first ``\r?\n\r?\n``.
+
+    Bare LF line ends are tolerated (chan_sip does). Two substring searches find it: as a
+    regular expression the search costs more than the rest of splitting the head, because an
+    optional first character rules out the regex engine's fast literal scan.
+    """
+    lf_lf, lf_crlf = data.find(b"\n\n", start), data.find(b"\n\r\n", start)
+    if lf_lf < 0 and lf_crlf < 0:
+        return None
+    # The earliest LF that ends a line followed by an empty one, and that empty line's length.
+    if lf_crlf < 0 or 0 <= lf_lf < lf_crlf:
+        lf, end = lf_lf, lf_lf + 2
+    else:
+        lf, end = lf_crlf, lf_crlf + 3
+    begin = lf - 1 if lf > start and data[lf - 1] == 0x0D else lf  # the CR of that line end
+    return begin, end
+
+
 def _parse(data: bytes) -> tuple[Request | Response | None, SipParseError | None]:
     """Parse one message; never raises: returns the message as far as it went and the error."""
     start = 0
@@ -438,9 +508,9 @@ def _parse(data: bytes) -> tuple[Request | Response | None, SipParseError | None
     while data.startswith(b"\r\n", start):
         start += 2
     end = len(data)
-    m = _HEAD_END_RE.search(data, start)
-    if m is not None:
-        head_end, body_start = m.start(), m.end()
+    found = _head_end(data, start)
+    if found is not None:
+        head_end, body_start = found
     else:
         # No empty line: all of it is head (tolerated for datagrams; streams never get here).
         head_end = body_start = end
@@ -532,8 +602,8 @@ def salvage_request(data: bytes) -> Request | None:
     Used when the whole message cannot be taken (too large, unframeable) but its head may still
     say where a 400/513 should go.
     """
-    m = _HEAD_END_RE.search(data)
-    msg, _error = _parse(data if m is None else data[: m.end()])
+    found = _head_end(data)
+    msg, _error = _parse(data if found is None else data[: found[1]])
     return msg if isinstance(msg, Request) else None
 
 

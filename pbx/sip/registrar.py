@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -146,6 +147,10 @@ class Registrar:
         self.peers = peers
         self.settings = settings
         self._new_tag = new_tag
+        # The Date header of the current second: every 200 carries one, and formatting it
+        # costs as much as a header parse.
+        self._date_second = -1
+        self._date = ""
 
     def handle(self, request: Request, flow: Flow, now: float) -> RegisterOutcome:
         try:
@@ -340,7 +345,8 @@ class Registrar:
             flow=flow,
             call_id=request.call_id,
             cseq=request.cseq.seq,
-            user_agent=request.headers.get("User-Agent") or "",
+            # Interned: thousands of bindings share a handful of phone models' strings.
+            user_agent=sys.intern(request.headers.get("User-Agent") or ""),
             instance=instance.strip('"') if instance else None,
             reg_id=reg_id,
         )
@@ -352,4 +358,12 @@ class Registrar:
             response.headers.add(
                 "Contact", f"<{binding.contact}>;expires={binding.expires_in(now)}"
             )
-        response.headers.add("Date", email.utils.formatdate(now, usegmt=True))
+        response.headers.add("Date", self._http_date(now))
+
+    def _http_date(self, now: float) -> str:
+        """``now`` as an RFC 1123 date (RFC 3261 §20.17), rendered once per second."""
+        second = int(now)
+        if second != self._date_second:
+            self._date = email.utils.formatdate(second, usegmt=True)
+            self._date_second = second
+        return self._date

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from pbx.core.addr import Address, unbracket
@@ -21,12 +22,17 @@ from pbx.sip.message import Request
 def same_host(a: str, b: str) -> bool:
     """Whether two hosts are the same address: IP literals compare as addresses (``::1`` is
     ``0:0::1``, an IPv4-mapped IPv6 address is its IPv4 address), names case-insensitively."""
+    if a == b:
+        return True  # the common case, a phone's own address in its Via: no parsing
     ip_a, ip_b = _ip(a), _ip(b)
     if ip_a is None or ip_b is None:
         return a.lower() == b.lower()
     return ip_a == ip_b
 
 
+# Parsing an address costs microseconds and every request from a NATed phone needs it (Via host
+# versus source): the sources of recent traffic are few enough to remember.
+@functools.lru_cache(maxsize=1024)
 def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         ip = ipaddress.ip_address(unbracket(host))

@@ -40,7 +40,7 @@ def _fail(text: str) -> SipParseError:
     return SipParseError(f"Malformed URI '{text}'")
 
 
-@dataclass
+@dataclass(slots=True)
 class SipUri:
     """A ``sip:`` or ``sips:`` URI (RFC 3261 §19.1.1).
 
@@ -63,7 +63,11 @@ class SipUri:
         m = _SCHEME_RE.match(text)
         if m is None or m.group(1).lower() not in ("sip", "sips") or _FORBIDDEN_RE.search(text):
             raise _fail(text)
-        rest = text[m.end() :]
+        return cls._parse_rest(text, m.group(1).lower(), text[m.end() :])
+
+    @classmethod
+    def _parse_rest(cls, text: str, scheme: str, rest: str) -> SipUri:
+        """The part after ``scheme:`` of ``text``, whose scheme and characters were checked."""
         user = password = None
         # "@" cannot appear unescaped after the userinfo, while the user part itself may hold
         # ";" and "?" (user-unreserved), so the last "@" is the separator.
@@ -95,14 +99,15 @@ class SipUri:
             ):
                 raise _fail(text)
             params[name.lower()] = value if equals else None
+        port = hm.group(3)
         return cls(
-            scheme=m.group(1).lower(),
-            host=hm.group(1) or hm.group(2),
-            user=user,
-            password=password,
-            port=None if hm.group(3) is None else int(hm.group(3)),
-            params=params,
-            headers=headers,
+            scheme,
+            hm.group(1) or hm.group(2),
+            user,
+            password,
+            None if port is None else int(port),
+            params,
+            headers,
         )
 
     @property
@@ -137,7 +142,7 @@ class SipUri:
         return text
 
 
-@dataclass
+@dataclass(slots=True)
 class AbsoluteUri:
     """A URI of any scheme but sip/sips, kept verbatim (``scheme`` lower-cased)."""
 
@@ -155,14 +160,14 @@ def parse_uri(text: str) -> SipUri | AbsoluteUri:
         raise _fail(text)
     scheme = m.group(1).lower()
     if scheme in ("sip", "sips"):
-        return SipUri.parse(text)
+        return SipUri._parse_rest(text, scheme, text[m.end() :])
     return AbsoluteUri(scheme, text)
 
 
 _DISPLAY_RE = re.compile(QUOTED)
 
 
-@dataclass
+@dataclass(slots=True)
 class NameAddr:
     """``name-addr`` / ``addr-spec`` plus header parameters (RFC 3261 §20.10, §20.20, §20.39).
 

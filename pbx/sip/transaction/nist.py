@@ -9,6 +9,14 @@ is ever retransmitted on a timer by this machine.
 Memory: at the REGISTER rate pbx is sized for, most live transactions are NISTs in Completed;
 each keeps only the final response's bytes besides its request and key.
 
+Stateless answers (RFC 3261 §8.2.7): :meth:`NonInviteServerTransaction.respond_statelessly`
+sends a final response with Timer J zero, as on a reliable transport, so the transaction ends
+at once and a retransmitted request reaches the TU again, which answers it anew. §8.2.7 names
+the use: challenges to unauthenticated requests, which would otherwise let a flood of them fill
+the server with transaction state (and which cost a registrar a lingering transaction for every
+REGISTER it challenges). The TU may only do this where answering a retransmission again gives an
+equivalent response.
+
 RFC 3261 Figure 8::
 
                                   |Request received
@@ -86,6 +94,7 @@ import logging
 from collections.abc import Callable
 from typing import ClassVar
 
+from pbx.core.errors import LocalProtocolError
 from pbx.sip.flow import Flow
 from pbx.sip.message import Request, Response
 from pbx.sip.transaction.base import (
@@ -116,7 +125,7 @@ EVENTS = (
 class NonInviteServerTransaction(ServerTransaction):
     """One non-INVITE request received (never ACK, which has no transaction of its own)."""
 
-    __slots__ = ()
+    __slots__ = ("_stateless",)
 
     KIND = "NIST"
     RETRANSMIT_EVENTS: ClassVar[dict[State, Event]] = {}  # §17.2.2: no response retransmits
@@ -131,6 +140,7 @@ class NonInviteServerTransaction(ServerTransaction):
         response_flow: Flow,
     ) -> None:
         super().__init__(request, flow, key, State.TRYING, host, response_flow)
+        self._stateless = False
 
     def receive(self, request: Request, flow: Flow, now: float) -> None:
         before = self.timer_at()
@@ -141,6 +151,18 @@ class NonInviteServerTransaction(ServerTransaction):
         before = self.timer_at()
         self._dispatch(tu_event(response.status), response, now)
         self._settle(before, now)
+
+    def respond_statelessly(self, response: Response, now: float) -> None:
+        """Send a final response and end the transaction at once (RFC 3261 §8.2.7; see the
+        module docstring): Timer J is zero, retransmissions of the request are new requests.
+
+        :raises LocalProtocolError: ``response`` is provisional, or the machine does not allow
+            a final response now.
+        """
+        if response.status < 200:
+            raise LocalProtocolError("A stateless response must be final")
+        self._stateless = True
+        self.respond(response, now)
 
     def _on_input(self, event: Event, now: float) -> None:
         self._dispatch(event, None, now)
@@ -158,9 +180,15 @@ class NonInviteServerTransaction(ServerTransaction):
 
     def _complete(self, message: Request | Response | None, now: float) -> None:
         # §17.2.2: Timer J = 64*T1 unreliable, 0 reliable; the final answers retransmissions.
+        # Zero as well for a stateless answer (§8.2.7).
         self._data = self._send_response(response_of(message))
-        self._release_request()
-        self._start_timeout(Timer.J, now)
+        if self._stateless:
+            self._to_at = now
+        else:
+            self._start_timeout(Timer.J, now)
+        if self._to_at is not None and self._to_at > now:
+            # Only a transaction that lingers needs its request compacted (see request).
+            self._release_request()
 
     def _transport_failed(self, message: Request | Response | None, now: float) -> None:
         self._inform_transport_error()

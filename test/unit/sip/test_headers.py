@@ -168,6 +168,29 @@ class HeadersEditTests(SynchronousTestCase):
         self.assertEqual(h.items(), [("Call-ID", "x"), ("Call-ID", "y")])
         self.assertEqual(h.revision, 2)
 
+    def test_edits_are_recorded_per_field(self) -> None:
+        h = self._headers()
+        start = h.revision
+        self.assertFalse(h.edited_since("Via", start))
+        h.replace_first("v", "SIP/2.0/UDP z")
+        self.assertTrue(h.edited_since("VIA", start))
+        self.assertFalse(h.edited_since("To", start))
+        mark = h.revision
+        h.remove("t")
+        self.assertTrue(h.edited_since("To", mark))
+        self.assertFalse(h.edited_since("Via", mark))
+        h.add("i", "x")
+        h.prepend("Route", "<sip:p;lr>")
+        h.set("l", "5")
+        self.assertEqual(
+            [h.edited_since(n, mark) for n in ("Call-ID", "Route", "Content-Length", "From")],
+            [True, True, True, False],
+        )
+
+    def test_count_counts_fields_not_elements(self) -> None:
+        h = self._headers()
+        self.assertEqual((h.count("Via"), h.count("t"), h.count("From")), (2, 1, 0))
+
     def test_constructor_adds(self) -> None:
         self.assertEqual(Headers([("cseq", "1 INVITE")]).items(), [("CSeq", "1 INVITE")])
 

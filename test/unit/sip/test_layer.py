@@ -18,6 +18,8 @@ from pbx.sip.transaction.base import (
     Send,
     ServerTransaction,
     State,
+    Timer,
+    TimerConfig,
 )
 from pbx.sip.transaction.ict import InviteClientTransaction
 from pbx.sip.transaction.ist import InviteServerTransaction
@@ -401,6 +403,20 @@ class ServerTimerTests(SynchronousTestCase):
         layer.handle_timer(32.0)
         self.assertEqual(len(layer), 0)
 
+    def test_a_stateless_challenge_leaves_nothing_behind(self) -> None:
+        # RFC 3261 §8.2.7: the retransmission is a new request, answered anew by the TU.
+        layer, tu = layer_with_tu()
+        register = request("REGISTER")
+        layer.receive(register, UDP, 0.0)
+        tx = tu.requests[0][2]
+        assert isinstance(tx, NonInviteServerTransaction)
+        tx.respond_statelessly(answer(register, 401), 0.0)
+        self.assertEqual((len(layer), layer.timer_at()), (0, None))
+        layer.receive(copy(register), UDP, 0.5)
+        self.assertEqual(tu.methods, [("REGISTER", True), ("REGISTER", True)])
+        self.assertIsNot(tu.requests[1][2], tx)
+        self.assertEqual(len(layer.outputs()), 1)
+
 
 class TransportErrorTests(SynchronousTestCase):
     def test_a_closed_connection_fails_its_own_transactions(self) -> None:
@@ -454,7 +470,8 @@ class TimerTests(SynchronousTestCase):
     def test_thousands_of_transactions_fire_in_time_order(self) -> None:
         # 2,000 OPTIONS on UDP started at random instants (on a 1/64 s grid, exact in binary
         # floating point) and 500 REGISTERs answered at random instants. Every Timer E must
-        # fire at its exact time and in order, every Timer F/J end its transaction.
+        # fire at its exact time and in order, every Timer F/J end its transaction (J at the
+        # next linger tick).
         rng = random.Random(3261)
         layer, tu = layer_with_tu()
         expected: Counter[float] = Counter()  # retransmissions due at each instant
@@ -473,7 +490,7 @@ class TimerTests(SynchronousTestCase):
             assert tx is not None
             advance(layer, at)
             tx.respond(answer(req, 200), at)
-            ends[at + 32.0] += 1
+            ends[TimerConfig().expiry(Timer.J, False, at)] += 1
         advance(layer, 11.0)
         expected -= Counter({k: v for k, v in expected.items() if k <= 11.0})
         layer.outputs()

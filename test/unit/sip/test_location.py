@@ -244,6 +244,36 @@ class ExpiryTests(SynchronousTestCase):
             location.save(binding(at=float(t), expires=120.0), 1)
         self.assertEqual(drain(location), [(1070.0, ["sip:alice@192.0.2.10:5060"])])
 
+    def test_the_heap_stays_proportional_to_the_bindings(self) -> None:
+        # Each refresh leaves its predecessor's entry behind until that one's time (up to
+        # maxexpiry later); phones refreshing every minute must not grow the heap for an hour.
+        location = Location()
+        for t in range(20_000):
+            location.save(binding(f"sip:u{t % 10}@192.0.2.10", aor=f"u{t % 10}", at=t / 10), 1)
+        self.assertEqual(len(location), 10)
+        self.assertLessEqual(len(location._heap), 2 * 10 + 1024 + 1)
+        self.assertEqual(location.timer_at(), 2299.0)  # the oldest of the last refreshes
+        fired = drain(location)
+        self.assertEqual(sum(len(contacts) for _at, contacts in fired), 10)
+
+    def test_len_follows_every_change(self) -> None:
+        location = Location()
+        a, b = binding("sip:a@192.0.2.10"), binding("sip:b@192.0.2.10")
+        location.save(a, 5)
+        location.save(b, 5)
+        location.save(binding("sip:a@192.0.2.10", at=1.0), 5)  # a refresh
+        location.save(binding("sip:c@192.0.2.10", aor="bob"), 1)
+        self.assertEqual((len(location), len(list(location))), (3, 3))
+        location.save(binding("sip:d@192.0.2.10", at=2.0), 2)  # evicts the oldest of alice
+        self.assertEqual((len(location), len(list(location))), (3, 3))
+        location.remove("alice", ("contact", "sip:d@192.0.2.10"))
+        location.remove("alice", ("contact", "sip:nobody@192.0.2.10"))
+        self.assertEqual(len(location), 2)
+        location.remove_all("alice")
+        self.assertEqual(len(location), 1)
+        location.handle_timer(1000.0)
+        self.assertEqual((len(location), location.expired()[0].aor), (0, "bob"))
+
     def test_removed_bindings_never_expire(self) -> None:
         location = Location()
         b = binding(expires=100.0)

@@ -7,25 +7,33 @@ SIP.js and Asterisk messages recorded over WebSocket (see /work/shared/fixtures/
 
 from __future__ import annotations
 
+import itertools
+import random
+import re
+import string
 from pathlib import Path
 from typing import NamedTuple
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.core.errors import LocalProtocolError
+from pbx.sip import message as message_module
 from pbx.sip.grammar import SipParseError
 from pbx.sip.headers import CSeq, Headers, Via
 from pbx.sip.message import (
+    _SIMPLE_NAME_ADDR_RE,
+    _SIMPLE_URI_RE,
     REASONS,
     Request,
     Response,
+    _head_end,
     can_reply,
     make_response,
     parse_content_length,
     parse_message,
     salvage_request,
 )
-from pbx.sip.uri import AbsoluteUri, NameAddr, SipUri
+from pbx.sip.uri import AbsoluteUri, NameAddr, SipUri, parse_uri
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "sip"
 
@@ -901,6 +909,118 @@ class SerialisationTests(SynchronousTestCase):
             msg.headers.get_all("Via"),
             ["SIP/2.0/TCP a;branch=z9hG4bKa;received=192.0.2.9", "SIP/2.0/TCP b"],
         )
+        self.assertEqual(msg.via[1], Via("TCP", "b"))
+
+    def test_an_edit_keeps_the_views_of_other_fields(self) -> None:
+        # Stamping the top Via (every request, §18.2.1) must not cost parsing To, From and CSeq
+        # again: only the edited field's view is dropped.
+        msg = parse_request(_options())
+        to, from_, cseq = msg.to, msg.from_, msg.cseq
+        via = Via("UDP", "192.0.2.1", 5060, {"branch": "z9hG4bK1", "received": "192.0.2.7"})
+        msg.replace_top_via(via)
+        self.assertIs(msg.top_via, via)  # the stamped object is the view, not parsed again
+        msg.headers.add("X-Other", "1")
+        self.assertIs(msg.to, to)
+        self.assertIs(msg.from_, from_)
+        self.assertIs(msg.cseq, cseq)
+        msg.headers.set("CSeq", "2 OPTIONS")
+        self.assertEqual(msg.cseq, CSeq(2, "OPTIONS"))
+        self.assertIs(msg.to, to)
+
+    def test_replace_top_via_without_any_via(self) -> None:
+        msg = parse_request(_options(drop="Via"))
+        msg.replace_top_via(Via("UDP", "192.0.2.1"))
+        self.assertEqual(msg.via, [])  # nothing to replace, and the view says so
+
+    def test_replace_top_via_over_a_malformed_one(self) -> None:
+        msg = parse_request(_options("Via: garbage", drop="Via"))
+        msg.replace_top_via(Via("UDP", "192.0.2.1"))
+        self.assertEqual(msg.top_via, Via("UDP", "192.0.2.1"))
+
+    def test_views_follow_a_new_headers_object(self) -> None:
+        msg = parse_request(_options())
+        self.assertIsNone(msg.to.tag)
+        headers, _ = Headers.from_lines(
+            [line for line in _OPTIONS[1:] if not line.startswith("To:")] + ["To: <sip:b@x>;tag=9"]
+        )
+        msg.headers = headers
+        self.assertEqual(msg.to.tag, "9")
+
+    def test_invalidate_drops_the_request_uri_too(self) -> None:
+        msg = parse_request(_options())
+        uri = msg.request_uri
+        assert isinstance(uri, SipUri)
+        uri.params["x"] = None  # edited in place: the cached object
+        self.assertIs(msg.request_uri, uri)
+        msg.invalidate()
+        self.assertEqual(msg.request_uri, SipUri("sip", "example.com", "bob"))
+
+
+class ValidateShortcutTests(SynchronousTestCase):
+    """validate() only matches a From and a Request-URI of the commonest shape: whatever that
+    shape admits must parse, and every message must be judged as the full parse judges it."""
+
+    def test_every_simple_value_parses(self) -> None:
+        rng = random.Random(4475)
+        user = string.ascii_letters + string.digits + "-_.!~*'()&=+$,%"
+        host = string.ascii_letters + string.digits + "-."
+
+        def pick(chars: str, most: int) -> str:
+            return "".join(rng.choice(chars) for _ in range(rng.randint(1, most)))
+
+        for _ in range(3000):
+            uri = f"sip{rng.choice(['', 's'])}:"
+            uri += rng.choice(["", pick(user, 12) + "@"]) + pick(host, 12)
+            uri += rng.choice(["", f":{rng.randint(0, 9999):0{rng.randint(1, 4)}d}"])
+            params = "".join(f";{pick('abc-.!%*_+`~', 4)}={pick('xyz09', 6)}" for _ in range(2))
+            name_addr = f"<{uri}>" + params[: rng.randint(0, len(params))]
+            self.assertIsNotNone(_SIMPLE_URI_RE.fullmatch(uri), uri)
+            self.assertIsInstance(parse_uri(uri), SipUri)
+            if _SIMPLE_NAME_ADDR_RE.fullmatch(name_addr) is not None:
+                NameAddr.parse(name_addr)
+
+    def test_recorded_messages_are_judged_as_by_the_full_parse(self) -> None:
+        def verdicts() -> list[tuple[str, str | None]]:
+            out: list[tuple[str, str | None]] = []
+            for path in sorted(p for p in DATA.rglob("*") if p.is_file()):
+                try:
+                    msg = parse_message(path.read_bytes())
+                except SipParseError:
+                    continue
+                try:
+                    msg.validate()
+                    out.append((path.name, None))
+                except SipParseError as e:
+                    out.append((path.name, e.message))
+            return out
+
+        shortcut = verdicts()
+        never = re.compile(r"(?!)")
+        self.patch(message_module, "_SIMPLE_URI_RE", never)
+        self.patch(message_module, "_SIMPLE_NAME_ADDR_RE", never)
+        self.assertEqual(shortcut, verdicts())
+        self.assertGreater(len(shortcut), 50)
+        self.assertGreater(sum(1 for _name, error in shortcut if error is not None), 10)
+
+    def test_a_malformed_from_is_still_rejected(self) -> None:
+        for value in ("<sip:a@b", "sip:a@b;x=<y>", '"unterminated <sip:a@b>'):
+            with self.assertRaises(SipParseError) as caught:
+                parse_message(_options(f"From: {value}", drop="From")).validate()
+            self.assertEqual(caught.exception.message, "Malformed From header")
+
+
+class HeadEndTests(SynchronousTestCase):
+    def test_finds_what_the_abnf_regex_finds(self) -> None:
+        # The empty line after the headers is the first match of \r?\n\r?\n (bare LF line ends
+        # tolerated): every string over CR, LF and one other byte up to 7 long, from any offset.
+        regex = re.compile(rb"\r?\n\r?\n")
+        for length in range(8):
+            for chars in itertools.product(b"\r\na", repeat=length):
+                data = bytes(chars)
+                for start in range(length + 1):
+                    m = regex.search(data, start)
+                    want = None if m is None else (m.start(), m.end())
+                    self.assertEqual(_head_end(data, start), want, (data, start))
 
 
 class MakeResponseTests(SynchronousTestCase):

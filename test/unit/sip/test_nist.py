@@ -117,6 +117,42 @@ class TryingTests(SynchronousTestCase):
             self.assertEqual(len(host.take()), 1)
 
 
+class StatelessTests(SynchronousTestCase):
+    """RFC 3261 §8.2.7: a challenge answered without lingering transaction state."""
+
+    def test_ends_at_once_on_udp(self) -> None:
+        tx, host, _rec, req = created()
+        challenge = answer(req, 401)
+        tx.respond_statelessly(challenge, 2.0)
+        self.assertIs(tx.state, State.TERMINATED)
+        self.assertEqual(host.ended, [tx])
+        self.assertEqual(host.scheduled, [])
+        self.assertEqual(host.take(), [bytes(challenge)])
+        # Nothing lingers, so nothing was compacted: the request is the parsed one.
+        self.assertIs(tx.request, req)
+
+    def test_after_a_provisional(self) -> None:
+        tx, host, _rec, req = created()
+        tx.respond(answer(req, 100, to_tag=None), 0.0)
+        tx.respond_statelessly(answer(req, 407), 0.1)
+        self.assertIs(tx.state, State.TERMINATED)
+        self.assertEqual(len(host.take()), 2)
+
+    def test_provisional_refused(self) -> None:
+        tx, host, _rec, req = created()
+        with self.assertRaises(LocalProtocolError) as caught:
+            tx.respond_statelessly(answer(req, 100, to_tag=None), 0.0)
+        self.assertEqual(caught.exception.message, "A stateless response must be final")
+        self.assertIs(tx.state, State.TRYING)
+        self.assertEqual(host.sent, [])
+
+    def test_stateful_answers_still_linger(self) -> None:
+        tx, _host, _rec, req = created()
+        tx.respond(answer(req, 200), 0.0)
+        self.assertIs(tx.state, State.COMPLETED)
+        self.assertIsNot(tx.request, req)  # compacted to bytes for its 32 s in Completed
+
+
 class ProceedingTests(SynchronousTestCase):
     def test_retransmission_gets_the_latest_provisional(self) -> None:
         tx, host, _rec, req = created()

@@ -274,6 +274,28 @@ class KnownUserTests(RegistrarTestCase):
         )
         self.assertEqual((binding.instance, binding.reg_id), (None, None))
 
+    def test_date_follows_the_clock_by_the_second(self) -> None:
+        h = Harness(ALICE)
+        dates = [
+            h.login(register(), now=NOW + dt).response.headers.get("Date")
+            for dt in (0.2, 0.9, 1.0, -3600.0)
+        ]
+        self.assertEqual(
+            dates,
+            [DATE, DATE, "Thu, 26 Nov 2026 14:42:53 GMT", "Thu, 26 Nov 2026 13:42:52 GMT"],
+        )
+
+    def test_user_agents_are_shared_between_bindings(self) -> None:
+        h = Harness(ALICE, Peer("bob"))
+        saved = [
+            h.login(
+                register(user).replace(b"User-Agent: sipp", b"User-Agent: Yealink SIP-T46S")
+            ).saved[0]
+            for user in ("alice", "bob")
+        ]
+        self.assertEqual(saved[0].user_agent, "Yealink SIP-T46S")
+        self.assertIs(saved[0].user_agent, saved[1].user_agent)
+
     def test_responses_answer_the_request(self) -> None:
         h = Harness(ALICE, server="pbx 0.1")
         first = h.send(register()).response
