@@ -42,6 +42,9 @@ class ControlProtocol(Protocol):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
         self._factory.clients.discard(self)
+        if self.wants_logs:
+            self.wants_logs = False
+            self._factory.listeners_changed()
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802
         self._buffer += data
@@ -59,6 +62,7 @@ class ControlProtocol(Protocol):
         line = self._queue.popleft()
         if line.startswith("!logs"):
             self.wants_logs = line.endswith("on")
+            self._factory.listeners_changed()
             self._reply("")
             return
         self._busy = True
@@ -81,6 +85,11 @@ class ControlFactory(Factory):
         self.dispatch = dispatch
         self.version = version
         self.clients: set[ControlProtocol] = set()
+        #: Told when consoles start or stop streaming log lines (``streaming`` says if any does).
+        self.on_listeners: Callable[[bool], None] = lambda streaming: None
+
+    def listeners_changed(self) -> None:
+        self.on_listeners(any(c.wants_logs for c in self.clients))
 
     def buildProtocol(self, addr: object) -> ControlProtocol:  # noqa: N802
         return ControlProtocol(self)

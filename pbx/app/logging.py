@@ -75,6 +75,17 @@ def parse_levels(spec: str) -> set[int]:
 
 _installed: list[logging.Handler] = []
 _twisted_started = False
+_base_level = logging.INFO
+_streaming = False
+
+
+def set_streaming(on: bool) -> None:
+    """A remote console (``pbx -r``) started or stopped streaming log lines: it shows VERBOSE
+    lines too, so the root logger must let them through while one listens."""
+    global _streaming
+    _streaming = on
+    level = min(_base_level, logging.INFO) if on else _base_level
+    logging.getLogger().setLevel(level)
 
 
 def configure(
@@ -119,15 +130,20 @@ def configure(
         _installed.append(extra_handler)
     for installed in _installed:
         root.addHandler(installed)
-    root.setLevel(
-        logging.DEBUG if any(_wants_debug(s) for s in logfiles.values()) else logging.INFO
-    )
+    # Records nobody writes are not even built: the root level is the lowest level any
+    # handler takes (remote consoles that stream logs lower it while they listen).
+    global _base_level
+    wanted = [
+        min(parse_levels(spec) or {logging.ERROR})
+        for name, spec in logfiles.items()
+        if name != "console" or foreground
+    ]
+    if foreground and verbose:
+        wanted.append(logging.INFO)
+    _base_level = min(wanted, default=logging.WARNING)
+    set_streaming(_streaming)
     # Twisted's own chatter ("Starting factory ...") is not what an Asterisk admin reads.
     logging.getLogger("twisted").setLevel(logging.WARNING)
     if not _twisted_started:
         globalLogBeginner.beginLoggingTo([STDLibLogObserver()], redirectStandardIO=False)
         _twisted_started = True
-
-
-def _wants_debug(spec: str) -> bool:
-    return logging.DEBUG in parse_levels(spec)

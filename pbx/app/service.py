@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from twisted.internet import defer, task
+from twisted.internet import defer
 from twisted.internet.interfaces import IListeningPort
 
 from pbx import __version__
@@ -43,6 +43,7 @@ from pbx.config.logger_conf import LoggerSettings
 from pbx.config.settings import Settings
 from pbx.config.sip_conf import SipConfig
 from pbx.core.addr import Address, TransportKind
+from pbx.core.clock import Cancellable
 from pbx.core.tokens import SecretTokens
 from pbx.dialplan.model import Dialplan
 from pbx.media.sounds import SoundLibrary
@@ -153,8 +154,8 @@ class Pbx:
         self._drivers = [self.layer_driver, self.location_driver, self.qualify_driver]
         self.commands = CommandRegistry()
         self.control = ControlFactory(self.commands.dispatch, __version__)
-        self._flush_loop = task.LoopingCall(self.store.flush)
-        self._flush_loop.clock = reactor
+        self.control.on_listeners = pbx_logging.set_streaming
+        self._flush_call: Cancellable | None = None
         self.media = UdpMediaFactory(
             reactor,
             reactor,
@@ -196,7 +197,6 @@ class Pbx:
         self._watch_qualify(now)
         for driver in self._drivers:
             driver.pump()
-        self._flush_loop.start(STORE_FLUSH_INTERVAL, now=False)
         self.stats.booted_at = self.reactor.seconds()
         self._booted = True
         log.log(pbx_logging.NOTICE, "pbx %s ready (fully booted)", __version__)
@@ -320,8 +320,8 @@ class Pbx:
         self.stopping = True
         for driver in self._drivers:
             driver.stop()
-        if self._flush_loop.running:
-            self._flush_loop.stop()
+        if self._flush_call is not None and self._flush_call.active():
+            self._flush_call.cancel()
         for port in self._ports:
             try:
                 yield port.stopListening()
@@ -403,9 +403,11 @@ class Pbx:
                 flow.kind.value.upper(),
             )
         self.location_driver.rearm()
+        self._schedule_flush()
 
     def _expired(self) -> None:
         self.endpoint.expire(self.location.expired(), self.reactor.seconds())
+        self._schedule_flush()
 
     def _ping(self) -> None:
         self.endpoint.send_pings(self.reactor.seconds())
@@ -415,12 +417,24 @@ class Pbx:
         """Flush what the layer wants sent and re-arm timers (after call-layer actions)."""
         self._after_input()
 
+    def _schedule_flush(self) -> None:
+        """Persist registration changes within STORE_FLUSH_INTERVAL, in one transaction; an
+        idle daemon has no timer at all (a periodic flush would wake it every second)."""
+        if self.store.dirty and self._flush_call is None:
+            self._flush_call = self.reactor.callLater(STORE_FLUSH_INTERVAL, self._flush_store)
+
+    def _flush_store(self) -> None:
+        self._flush_call = None
+        self.store.flush()
+        self._schedule_flush()  # a failed write keeps its rows pending
+
     def _after_input(self) -> None:
         """After any message: send what the layer produced, re-arm timers that may have moved
         (a REGISTER changes the expiry heap and the qualify schedule)."""
         self.layer_driver.pump()
         self.location_driver.rearm()
         self.qualify_driver.rearm()
+        self._schedule_flush()
 
     @property
     def booted(self) -> bool:

@@ -43,8 +43,11 @@ class Acl:
     def allows(self, ip: str) -> bool:
         """Whether ``ip`` (IPv4 or IPv6, brackets allowed) passes the list.
 
-        :raises ValueError: if ``ip`` is not an IP address.
+        :raises ValueError: if ``ip`` is not an IP address (only checked when there are rules:
+            the common empty list costs nothing per request).
         """
+        if not self.rules:
+            return True
         address = ipaddress.ip_address(unbracket(ip))
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped

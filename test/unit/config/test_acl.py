@@ -54,4 +54,7 @@ class AclTests(SynchronousTestCase):
 
     def test_not_an_address(self) -> None:
         with self.assertRaises(ValueError):
-            acl().allows("pbx.example.com")
+            acl("deny=0.0.0.0/0").allows("pbx.example.com")
+
+    def test_no_rules_allow_everything_without_parsing(self) -> None:
+        self.assertTrue(acl().allows("anything"))
