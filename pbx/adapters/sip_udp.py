@@ -9,6 +9,7 @@ Timer J at high REGISTER rates).
 from __future__ import annotations
 
 import logging
+import socket
 
 from twisted.internet.interfaces import IReactorUDP
 from twisted.internet.protocol import DatagramProtocol
@@ -25,6 +26,11 @@ _KEEPALIVES = (b"\r\n", b"\r\n\r\n", b"\n", b"\x00\x00\x00\x00")
 #: Flows remembered per listener; past this the memory is emptied and starts again (sources that
 #: are still registered keep their flow object through their bindings anyway).
 MAX_REMEMBERED_FLOWS = 16384
+
+#: Receive buffer asked of the kernel. The default (~208 KiB) holds only a few hundred requests,
+#: so a burst (every phone re-registering after an outage, OPTIONS qualify of all peers at once)
+#: is dropped while the reactor is busy. The kernel caps this at ``net.core.rmem_max``.
+RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 class SipUdpProtocol(DatagramProtocol):
@@ -70,7 +76,24 @@ def listen_udp(reactor: IReactorUDP, hub: SipTransportHub, bind: Address) -> Sip
     """Bind ``bind`` (``[::]`` is dual stack) and register it with the hub."""
     protocol = SipUdpProtocol(hub, bind)
     port = reactor.listenUDP(bind.port, protocol, interface=bind.host, maxPacketSize=65535)
+    _enlarge_receive_buffer(port)
     actual = Address(bind.host, int(getattr(port.getHost(), "port", bind.port)))
     protocol.local = actual
     hub.add_udp(actual, protocol)
     return protocol
+
+
+def _enlarge_receive_buffer(port: object) -> None:
+    get_handle = getattr(port, "getHandle", None)
+    if get_handle is None:
+        return
+    sock = get_handle()
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+        granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    except OSError as e:
+        log.warning("could not enlarge the SIP UDP receive buffer: %s", e)
+        return
+    # Linux reports twice the usable size; below the request means rmem_max capped it.
+    if granted < RECEIVE_BUFFER_BYTES:
+        log.info("SIP UDP receive buffer is %d bytes (raise net.core.rmem_max for bursts)", granted)

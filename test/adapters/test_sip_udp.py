@@ -65,3 +65,26 @@ class KeepaliveTests(SynchronousTestCase):
         for data in (b"\r\n", b"\r\n\r\n", b"\n", b"\x00\x00\x00\x00", b"  \r\n"):
             udp.datagramReceived(data, ("192.0.2.10", 5062))
         self.assertEqual(hub.received, [])
+
+
+class ReceiveBufferTests(SynchronousTestCase):
+    def test_listener_asks_the_kernel_for_a_large_receive_buffer(self) -> None:
+        import socket
+
+        from twisted.internet import reactor
+
+        class Hub(FakeHub):
+            def add_udp(self, local: Address, udp: SipUdpProtocol) -> None:
+                self.local = local
+
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as plain:
+            default = plain.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        udp = sip_udp.listen_udp(reactor, Hub(), Address("127.0.0.1", 0))  # type: ignore[arg-type]
+        try:
+            assert udp.transport is not None
+            sock = udp.transport.getHandle()  # type: ignore[attr-defined]
+            granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+            self.assertGreater(granted, default)
+        finally:
+            assert udp.transport is not None
+            udp.transport.stopListening()
