@@ -1,9 +1,10 @@
 """Media legs on real UDP ports: the :class:`~pbx.call.media.MediaFactory` of a running pbx.
 
 :class:`UdpMediaFactory` allocates each leg's port pair from the :class:`PortPool`, binds its
-sockets through the injected ``IReactorUDP``, makes its ICE credentials and SDES keys, and
-builds a :class:`UdpMediaLeg`: the sans-I/O :class:`~pbx.media.stream.MediaStream` plus its
-sockets (:mod:`pbx.adapters.rtp_port`), one :class:`TimerDriver` and the Deferred of ``play``.
+sockets (:class:`~pbx.adapters.rtp_port.MediaSocket`, read through the injected
+``IReactorFDSet``), makes its ICE credentials and SDES keys, and builds a :class:`UdpMediaLeg`:
+the sans-I/O :class:`~pbx.media.stream.MediaStream` plus its sockets, one :class:`TimerDriver`
+and the Deferred of ``play``.
 
 Sockets: one with ``rtcp_mux`` in the peer's policy (browsers; RFC 5761), an RTP + RTCP pair
 otherwise (RTCP = RTP + 1, as Asterisk). If a mux offer is answered without mux, the RTCP socket
@@ -23,10 +24,10 @@ from collections.abc import Callable, Mapping
 
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IListeningPort, IReactorUDP
+from twisted.internet.interfaces import IReactorFDSet
 
 from pbx.adapters.port_pool import PortPool
-from pbx.adapters.rtp_port import RtpPort, sender
+from pbx.adapters.rtp_port import MediaSocket, RtpPort
 from pbx.adapters.timer_driver import TimerDriver
 from pbx.call.media import stream_config
 from pbx.config.rtp_conf import RtpSettings
@@ -63,9 +64,9 @@ class LegSockets:
         self,
         rtp_protocol: RtpPort,
         rtcp_protocol: RtpPort,
-        rtp: IListeningPort,
-        rtcp: IListeningPort | None,
-        bind_rtcp: Callable[[], IListeningPort],
+        rtp: MediaSocket,
+        rtcp: MediaSocket | None,
+        bind_rtcp: Callable[[], MediaSocket],
         release: Callable[[], None],
     ) -> None:
         self.rtp_protocol = rtp_protocol
@@ -78,9 +79,9 @@ class LegSockets:
     def close(self) -> None:
         self.rtp_protocol.detach()
         self.rtcp_protocol.detach()
-        self.rtp.stopListening()
+        self.rtp.close()
         if self.rtcp is not None:
-            self.rtcp.stopListening()
+            self.rtcp.close()
             self.rtcp = None
         self._release()
 
@@ -106,7 +107,7 @@ class UdpMediaLeg:
         sockets.rtp_protocol.attach(stream.receive, self._driver.pump)
         sockets.rtcp_protocol.attach(self._receive_rtcp, _nothing)
         if sockets.rtcp is not None:
-            stream.transmit_rtcp = sender(sockets.rtcp)
+            stream.transmit_rtcp = sockets.rtcp.sendto
 
     # -- the attributes the call layer sets ----------------------------------------------------
 
@@ -181,7 +182,7 @@ class UdpMediaLeg:
             except CannotListenError as exc:
                 log.warning("%s: no RTCP port (%s); sending no RTCP", self.name, exc)
             else:
-                self._stream.transmit_rtcp = sender(sockets.rtcp)
+                self._stream.transmit_rtcp = sockets.rtcp.sendto
         self._stream.configure(config, self._seconds())
         self._driver.pump()
 
@@ -243,7 +244,7 @@ class UdpMediaLeg:
 class UdpMediaFactory:
     """Creates :class:`UdpMediaLeg` objects (see the module docstring).
 
-    :param reactor: binds the sockets (``IReactorUDP``).
+    :param reactor: reads the sockets (``IReactorFDSet``).
     :param clock: runs the legs' timers and gives every datagram its ``now`` (the reactor).
     :param settings: rtp.conf: port range, ``strictrtp`` (``seqno`` is taken as ``yes``),
         ``rtcpinterval``.
@@ -256,7 +257,7 @@ class UdpMediaFactory:
 
     def __init__(
         self,
-        reactor: IReactorUDP,
+        reactor: IReactorFDSet,
         clock: Scheduler,
         settings: RtpSettings,
         addresses: Mapping[str, str],
@@ -302,14 +303,10 @@ class UdpMediaFactory:
         if interface is None:
             raise MediaError(f"no {family} media address configured")
 
-        def listen(port: int, protocol: RtpPort) -> IListeningPort:
-            return self._reactor.listenUDP(
-                port, protocol, interface=interface, maxPacketSize=MAX_DATAGRAM
-            )
+        def listen(port: int, protocol: RtpPort) -> MediaSocket:
+            return MediaSocket.bind(self._reactor, interface, port, protocol, MAX_DATAGRAM)
 
         def bind(port: int) -> LegSockets:
-            # Fresh protocols per attempt: a port given up half-way keeps its protocol until
-            # the reactor has closed it.
             rtp_protocol, rtcp_protocol = RtpPort(self._clock), RtpPort(self._clock)
             rtp = listen(port, rtp_protocol)
             rtcp = None
@@ -317,7 +314,7 @@ class UdpMediaFactory:
                 try:
                     rtcp = listen(port + 1, rtcp_protocol)
                 except CannotListenError:
-                    rtp.stopListening()
+                    rtp.close()
                     raise
             return LegSockets(
                 rtp_protocol,
@@ -333,7 +330,7 @@ class UdpMediaFactory:
         stream = MediaStream(
             name,
             self._tokens,
-            sender(sockets.rtp),
+            sockets.rtp.sendto,
             ice_credentials=ice,
             certificate=self.certificate if policy.dtls else None,
             strict=self._settings.strictrtp != "no",

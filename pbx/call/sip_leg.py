@@ -164,7 +164,19 @@ class SipLeg:
             return
         self.terminated = True
         if not self._unacked:
-            self.ctx.forget(self)
+            self._forget()
+
+    def _forget(self) -> None:
+        """Out of the call registry, and out of reach of whatever outlives the call: the
+        transactions that linger 64*T1 for retransmissions (RFC 6026 Timers L and M) and the
+        other leg. Then the whole call is freed by reference counting the moment it ends,
+        instead of staying whole for 32 s and lengthening every garbage collection."""
+        self.ctx.forget(self)
+        self.peer_hold_changed = None
+        self._detach()
+
+    def _detach(self) -> None:
+        """Drop the callbacks that transactions of this leg hold (see :meth:`_forget`)."""
 
     # -- in-dialog requests common to both sides (§12.2.2) ---------------------------------
     def in_dialog_request(self, request: Request, tx: ServerTransaction) -> None:
@@ -343,7 +355,7 @@ class SipLeg:
         if pending is not None and pending.call is not None and pending.call.active():
             pending.call.cancel()
         if self.terminated and not self._unacked:
-            self.ctx.forget(self)
+            self._forget()
 
     _awaiting_ack_answer = False
 
@@ -383,6 +395,11 @@ class SipLeg:
         def response(resp: Response) -> None:
             if resp.status < 200:
                 return
+            # Retransmitted 2xx come without the transaction from now on (RFC 6026 §8.4): the
+            # Accepted transaction need not keep this leg for Timer M.
+            reinvite = self._reinvite
+            if reinvite is not None:
+                reinvite.on_response = reinvite.on_timeout = None
             self._reinvite = None
             if resp.status >= 300:
                 self.sdp.cancel_offer()
@@ -482,14 +499,24 @@ class InboundLeg(SipLeg):
         tx.on_timeout = self._no_ack
         tx.on_transport_error = self._transport_failed
 
-    def accept_offer(self) -> NotAcceptable | None:
-        """Process the INVITE's offer now (before the dialplan runs): refused -> reason."""
+    def _detach(self) -> None:
+        # Both callbacks are no-ops once the leg has ended.
+        self.tx.on_timeout = None
+        self.tx.on_transport_error = None
+
+    def accept_offer(self, offer: SessionDescription | None = None) -> NotAcceptable | None:
+        """Process the INVITE's offer now (before the dialplan runs): refused -> reason.
+
+        :param offer: the INVITE's body already parsed (by the admission checks), else it is
+            parsed here.
+        """
         if not self.offer_in_invite:
             return None
-        try:
-            offer = SessionDescription.parse(self.invite.body)
-        except Exception as e:
-            return NotAcceptable(f"unparseable SDP offer: {e}")
+        if offer is None:
+            try:
+                offer = SessionDescription.parse(self.invite.body)
+            except Exception as e:
+                return NotAcceptable(f"unparseable SDP offer: {e}")
         self.sdp.receive_offer(offer)
         return None
 
@@ -654,6 +681,7 @@ class OutboundLeg(SipLeg):
         self.on_answer: Callable[[], None] | None = None
         self.on_failure: Callable[[int, int, str], None] | None = None
         """(Q.850 cause, SIP status, reason phrase)."""
+        self._give_up: Cancellable | None = None
 
     def start(self) -> None:
         self.last_message = "Tx: INVITE"
@@ -665,7 +693,26 @@ class OutboundLeg(SipLeg):
         )
         self.ctx.kick()
 
+    def _detach(self) -> None:
+        # Dial's callbacks (a cycle through the DialAttempt that holds this leg) always go.
+        self.on_ringing = self.on_progress = self.on_answer = self.on_failure = None
+        tx = self.tx
+        if tx is not None and tx.state in (State.CALLING, State.PROCEEDING):
+            # Given up before the final response: the transaction keeps the leg until that
+            # response (ACKed, and BYEd if a 2xx, §15) or the §9.1 give-up, then detaches.
+            return
+        if tx is not None:
+            tx.on_response = tx.on_timeout = tx.on_transport_error = None
+        if self._give_up is not None and self._give_up.active():
+            self._give_up.cancel()
+        self._give_up = None
+
     def _response(self, response: Response) -> None:
+        self._handle_response(response)
+        if response.status >= 200 and self.terminated:
+            self._detach()
+
+    def _handle_response(self, response: Response) -> None:
         status = response.status
         self.last_message = f"Rx: {status}"
         if status < 200:
@@ -746,13 +793,14 @@ class OutboundLeg(SipLeg):
     def _failed(self, cause: int, status: int, reason: str) -> None:
         if self.terminated:
             return
+        on_failure = self.on_failure  # finish() detaches it
         self.finish()
         if status == 488:
             self.channel.userfield = reason
         # The channel is gone before Dial hears of it, so "all callees failed" sees it.
         self.channel.ended(cause)
-        if self.on_failure is not None:
-            self.on_failure(cause, status, reason)
+        if on_failure is not None:
+            on_failure(cause, status, reason)
 
     # -- ChannelDriver -----------------------------------------------------------------------
     def answer(self) -> Deferred[None]:
@@ -801,10 +849,13 @@ class OutboundLeg(SipLeg):
         self.ctx.kick()
         # §9.1: without a final response to the INVITE 64*T1 after the CANCEL, consider the
         # INVITE transaction cancelled (else it would wait in Proceeding forever).
-        self.ctx.scheduler.callLater(64 * T1, self._give_up_invite)
+        self._give_up = self.ctx.scheduler.callLater(64 * T1, self._give_up_invite)
 
     def _give_up_invite(self) -> None:
+        self._give_up = None
         tx = self.tx
         if tx is not None and tx.state in (State.CALLING, State.PROCEEDING):
             tx.terminate(self.now)
             self.ctx.kick()
+        if self.terminated:
+            self._detach()

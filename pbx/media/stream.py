@@ -95,6 +95,18 @@ class MediaStream:
     ``on_dtmf`` and ``on_dead``.
     """
 
+    # Slots: two streams per call, each with some forty fields, live as long as the call; as a
+    # dict they cost about 1.5 KiB each.
+    __slots__ = (
+        "name", "comedia", "rtp_timeout", "rtp_hold_timeout", "echo", "sink", "on_dtmf",
+        "on_dead", "transmit_rtcp", "counters", "ssrc", "rtcp", "_tokens", "_transmit",
+        "_certificate", "_strict", "_rtcp_interval", "_ice", "_rewriter", "_config", "_closed",
+        "_dead", "_sending", "_can_send", "_remote", "_dest", "_remote_rtcp", "_expected",
+        "_rx_source", "_srtp", "_secure", "_dtls", "_dtls_peer", "_ice_deadline", "_clock_rate",
+        "_dtmf_pt", "_dtmf_rx", "_local", "_rx", "_tx", "_rx_packets", "_rx_octets", "_last_rx",
+        "_rx_deadline", "__weakref__",
+    )  # fmt: skip
+
     def __init__(
         self,
         name: str,
@@ -143,8 +155,10 @@ class MediaStream:
         self._clock_rate = 8000
         self._dtmf_pt = -1
         self._dtmf_rx = DtmfReceiver()
-        # Prompts and digits are one more input source of the rewriter (with its own SSRC).
-        self._local = LocalSource(self.ssrc ^ 0x5A5A5A5A, self._write_local)
+        # Prompts and digits are one more input source of the rewriter (with its own SSRC),
+        # made on first use: most legs only relay, and it would tie the stream into a
+        # reference cycle (it writes through this stream) for its whole life.
+        self._local: LocalSource | None = None
         self._rx = self.rtcp.rx
         self._tx = self.rtcp.tx
         self._rx_packets = 0
@@ -202,7 +216,17 @@ class MediaStream:
         if new_dtmf != self._dtmf_pt:
             self._dtmf_pt = new_dtmf
             self._dtmf_rx.reset()
-        self._local.configure(
+        if self._local is not None:
+            self._configure_local(self._local, config)
+        self._last_rx = now
+        self._rx_deadline = None
+        if self.rtcp.next_report is None:
+            self._schedule_report(now)
+        self._update_sending()
+
+    @staticmethod
+    def _configure_local(local: LocalSource, config: StreamConfig) -> None:
+        local.configure(
             config.codec,
             config.payload_type,
             config.clock_rate,
@@ -210,11 +234,14 @@ class MediaStream:
             config.dtmf_pt,
             config.dtmf_clock_rate,
         )
-        self._last_rx = now
-        self._rx_deadline = None
-        if self.rtcp.next_report is None:
-            self._schedule_report(now)
-        self._update_sending()
+
+    def _local_source(self) -> LocalSource:
+        local = self._local
+        if local is None:
+            local = self._local = LocalSource(self.ssrc ^ 0x5A5A5A5A, self._write_local)
+            if self._config is not None:
+                self._configure_local(local, self._config)
+        return local
 
     def _set_security(self, security: SdesSecurity | DtlsSecurity | None, now: float) -> None:
         if self._dtls is not None:
@@ -259,7 +286,8 @@ class MediaStream:
             and self._remote is not None
             and (self._srtp is not None or not self._secure)
         )
-        self._sending = self._can_send and not self._local.active
+        local = self._local
+        self._sending = self._can_send and (local is None or not local.active)
         self._dest = self._remote or _NOWHERE
 
     # -- receive -------------------------------------------------------------------------------
@@ -512,7 +540,7 @@ class MediaStream:
         :raises ValueError: not a DTMF digit, or a bad duration.
         """
         try:
-            self._local.send_dtmf(digit, duration_ms, now)
+            self._local_source().send_dtmf(digit, duration_ms, now)
         except MediaError as exc:
             raise MediaError(f"{self.name}: {exc}") from None
         finally:
@@ -528,18 +556,19 @@ class MediaStream:
         if self._config is None:
             raise MediaError(f"{self.name}: cannot play before media is negotiated")
         try:
-            self._local.play(payload, now, on_done)
+            self._local_source().play(payload, now, on_done)
         finally:
             self._update_sending()
 
     def stop_playing(self) -> None:
         """Stop the prompt at once (its ``on_done`` runs); a no-op when none plays."""
-        self._local.stop()
+        if self._local is not None:
+            self._local.stop()
         self._update_sending()
 
     @property
     def playing(self) -> bool:
-        return self._local.playing
+        return self._local is not None and self._local.playing
 
     # -- timers --------------------------------------------------------------------------------
 
@@ -554,7 +583,8 @@ class MediaStream:
             times.append(self._ice.timer_at())
         if self._dtls is not None:
             times.append(self._dtls.timer_at())
-        times.append(self._local.next_at())
+        if self._local is not None:
+            times.append(self._local.next_at())
         due = [t for t in times if t is not None]
         return min(due) if due else None
 
@@ -576,8 +606,9 @@ class MediaStream:
         """Run whatever is due at ``now``."""
         if self._closed:
             return
-        if self._local.active:
-            self._local.run(now)
+        local = self._local
+        if local is not None and local.active:
+            local.run(now)
             self._update_sending()
         dtls = self._dtls
         if dtls is not None:
@@ -686,7 +717,9 @@ class MediaStream:
         if self._dtls is not None:
             self._dtls.close()
             self._flush_dtls()
-        self._local.clear()
+        if self._local is not None:
+            self._local.clear()
+            self._local = None
         self._closed = True
         self.sink = self.on_dtmf = self.on_dead = None
         self._update_sending()

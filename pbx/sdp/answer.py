@@ -74,6 +74,47 @@ def answer_offer(
     :raises LocalProtocolError: if ``local`` lacks what the answer needs (ICE credentials,
         fingerprint, SDES key).
     """
+    chosen = _choose(offer, policy, local, hold, dtls_role)
+    if isinstance(chosen, NotAcceptable):
+        return chosen
+    index, section, negotiated = chosen
+    md = offer.media[index]
+    bundle = offer.group("BUNDLE")
+    answer = build.session(
+        local,
+        session or (0, 0),
+        bundle_mid=md.mid if bundle is not None and md.mid in bundle else None,
+        ice_lite=section.candidates is not None,
+    )
+    for other_index, other in enumerate(offer.media):
+        if other_index == index:
+            answer.add_media(build.audio_section(section, local))
+        else:
+            answer.add_media(build.declined_section(other))
+    return answer, negotiated
+
+
+def check_offer(
+    offer: SessionDescription, policy: MediaPolicy, local: LocalMedia
+) -> NotAcceptable | None:
+    """Why :func:`answer_offer` would refuse ``offer``, or ``None``: the 488 check of an
+    INVITE before a channel exists, without building an answer that nobody sends (the real
+    one is made at answer time, with the codec order Dial settles on).
+
+    :raises LocalProtocolError: as :func:`answer_offer`.
+    """
+    chosen = _choose(offer, policy, local, False, None)
+    return chosen if isinstance(chosen, NotAcceptable) else None
+
+
+def _choose(
+    offer: SessionDescription,
+    policy: MediaPolicy,
+    local: LocalMedia,
+    hold: bool,
+    dtls_role: str | None,
+) -> tuple[int, AudioSection, NegotiatedMedia] | NotAcceptable:
+    """The first acceptable audio line: its index, our section and the negotiation."""
     failure: NotAcceptable | None = None
     for index, md in enumerate(offer.media):
         if md.media != "audio" or md.port == 0:
@@ -82,20 +123,7 @@ def answer_offer(
         if isinstance(result, NotAcceptable):
             failure = failure or result
             continue
-        section, negotiated = result
-        bundle = offer.group("BUNDLE")
-        answer = build.session(
-            local,
-            session or (0, 0),
-            bundle_mid=md.mid if bundle is not None and md.mid in bundle else None,
-            ice_lite=section.candidates is not None,
-        )
-        for other_index, other in enumerate(offer.media):
-            if other_index == index:
-                answer.add_media(build.audio_section(section, local))
-            else:
-                answer.add_media(build.declined_section(other))
-        return answer, negotiated
+        return (index, *result)
     return failure or NotAcceptable("offer has no audio stream")
 
 

@@ -12,6 +12,7 @@ names) and does not choose the answer (:mod:`pbx.sdp.negotiator` does).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -151,6 +152,7 @@ def offered_formats(md: MediaDescription) -> list[OfferedFormat]:
     return result
 
 
+@functools.lru_cache(maxsize=256)  # the same few formats in every call's offer and answer
 def _identify(encoding: str, clock_rate: int, channels: int) -> Codec | None:
     for codec in AUDIO_CODECS.values():
         if codec.matches(encoding, clock_rate, channels):

@@ -34,7 +34,7 @@ import enum
 
 from pbx.core.errors import LocalProtocolError
 from pbx.core.tokens import TokenSource
-from pbx.sdp.answer import answer_offer
+from pbx.sdp.answer import answer_offer, check_offer
 from pbx.sdp.model import Candidate, SessionDescription
 from pbx.sdp.offer import accept_answer, make_offer
 from pbx.sdp.policy import LocalMedia, MediaPolicy, NegotiatedMedia, NotAcceptable
@@ -51,6 +51,7 @@ __all__ = [
     "TRANSITIONS",
     "accept_answer",
     "answer_offer",
+    "check_offer",
     "make_offer",
 ]
 

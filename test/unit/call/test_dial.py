@@ -7,6 +7,9 @@ first answer wins, early media, timeouts, either side hanging up, and ``DIALSTAT
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.call.channel import Channel
@@ -227,6 +230,35 @@ class AnswerTests(SynchronousTestCase):
         self.assertEqual(d.h.bridges.bridges, [])
         d.callee_bye(invite, BOB, "b1")
         self.assertEqual(d.results[0].status, "ANSWER")
+
+    def test_an_ended_call_is_freed_by_reference_counting(self) -> None:
+        # The transactions that linger 64*T1 for retransmissions (RFC 6026 Timers L and M) must
+        # not keep the call: checked with the cyclic collector off.
+        gc.disable()
+        self.addCleanup(gc.enable)
+        d = Dial()
+        d.dial("SIP/bob", "SIP/trunk/100")
+        invites = d.invites()
+        bob, trunk = (weakref.ref(c.tech_pvt) for c in d.h.created if c.outbound)
+        caller = weakref.ref(d.caller_leg)
+        d.ring(invites[BOB], BOB, "b1")
+        d.ring(invites[TRUNK], TRUNK, "t1")
+        d.answer(invites[BOB], BOB, "b1")
+        ack = edit(
+            load("baresip-ack.sip"), ("<sip:desk1@", "<sip:desk2@"), ("CSeq: 45695", "CSeq: 45694")
+        )
+        d.h.network.deliver(request(ack), UDP_FLOW)
+        del d.caller_leg
+        d.callee_bye(invites[BOB], BOB, "b1")
+        d.caller.hangup()
+        self.assertGreater(len(d.h.network.layer), 0)
+        self.assertEqual((caller(), bob()), (None, None))
+        self.assertEqual((d.caller.bridged_to, d.callee().bridged_to), (None, None))
+        # The losing callee waits for the final response to its CANCELled INVITE (or the §9.1
+        # give-up 64*T1 later), which it must still ACK.
+        self.assertIsNotNone(trunk())
+        d.h.clock.advance(33)
+        self.assertIsNone(trunk())
 
     def test_callee_hangup_ends_the_dial_with_peer_hangup(self) -> None:
         d, invites = self.answered()

@@ -645,3 +645,29 @@ class OriginateTests(SynchronousTestCase):
         self.assertEqual(len(h.network.layer), 0)
         h.network.deliver(ok, UDP_FLOW)
         self.assertEqual([bytes(m) for m in h.network.sent()], [bytes(ack)])
+
+    def test_an_ended_legs_ack_answers_2xx_retransmissions_for_64_t1(self) -> None:
+        h = harness()
+        h.register("desk2", "sip:desk2@127.0.0.1:47300", Address("127.0.0.1", 47300))
+        (target,), _ = h.sip.resolve("desk2", h.now)
+        made = h.sip.originate(self.caller(h), target, None)
+        assert not isinstance(made, int)
+        channel, leg = made
+        leg.start()
+        (sent,) = h.network.sent()
+        assert isinstance(sent, Request)
+        ok = reply(sent, load("asterisk-200-invite.sip"))
+        h.network.deliver(ok, UDP_FLOW)
+        (ack,) = h.network.sent()
+        channel.hangup()
+        (bye,) = h.network.sent()
+        assert isinstance(bye, Request)
+        self.assertEqual((bye.method, h.sip.live_legs), ("BYE", []))
+        h.clock.advance(31)
+        h.network.sent()  # the unanswered BYE's retransmissions
+        h.network.deliver(ok, UDP_FLOW)
+        self.assertEqual([bytes(m) for m in h.network.sent()], [bytes(ack)])
+        h.clock.advance(2)  # 64*T1 after the hang-up, plus the sweep's batching
+        h.network.sent()
+        h.network.deliver(ok, UDP_FLOW)
+        self.assertEqual((h.network.sent(), h.sip.registry.acks), ([], {}))

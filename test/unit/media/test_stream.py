@@ -3,6 +3,8 @@ DTMF, prompts, hold and liveness, all driven by ``now`` without sockets."""
 
 from __future__ import annotations
 
+import gc
+import weakref
 from dataclasses import replace
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -687,3 +689,17 @@ class CloseTests(SynchronousTestCase):
         self.assertIsNone(stream.timer_at())
         stream.handle_timer(10.0)
         stream.close()
+
+    def test_a_closed_stream_is_freed_by_reference_counting(self) -> None:
+        # Prompts and digits write through the stream that owns them: close() must undo that
+        # cycle, or every leg that played something would wait for the cyclic collector.
+        gc.disable()
+        self.addCleanup(gc.enable)
+        stream, _ = make()
+        stream.configure(config(), 0.0)
+        stream.play(ULAW_FRAME * 3, 0.0, lambda: None)
+        stream.send_dtmf("1", 40, 0.0)
+        stream.close()
+        ref = weakref.ref(stream)
+        del stream
+        self.assertIsNone(ref())

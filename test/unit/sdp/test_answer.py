@@ -7,7 +7,7 @@ import dataclasses
 from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.core.errors import LocalProtocolError
-from pbx.sdp.answer import answer_offer
+from pbx.sdp.answer import answer_offer, check_offer
 from pbx.sdp.model import Candidate, SessionDescription
 from pbx.sdp.policy import MediaPolicy, NegotiatedMedia, NotAcceptable
 
@@ -129,6 +129,7 @@ class GoldenAnswerTests(SynchronousTestCase):
         self.assertEqual(media.remote_ice_ufrag, "ikZI")
 
     def test_baresip_plain_offer(self) -> None:
+        self.assertIsNone(check_offer(load_sdp("baresip-offer.sdp"), DESK_POLICY, DESK_LOCAL))
         answer, media = accepted(
             answer_offer(load_sdp("baresip-offer.sdp"), DESK_POLICY, DESK_LOCAL, session=SESSION)
         )
@@ -208,8 +209,10 @@ class GoldenAnswerTests(SynchronousTestCase):
 
 class SecurityMatrixTests(SynchronousTestCase):
     def refused(self, offer: SessionDescription, policy: MediaPolicy, reason: str) -> None:
-        result = answer_offer(offer, policy, DESK_LOCAL if not policy.dtls else WEBRTC_LOCAL)
-        self.assertEqual(result, NotAcceptable(reason))
+        local = DESK_LOCAL if not policy.dtls else WEBRTC_LOCAL
+        self.assertEqual(answer_offer(offer, policy, local), NotAcceptable(reason))
+        # The INVITE admission check refuses with the very same reason.
+        self.assertEqual(check_offer(offer, policy, local), NotAcceptable(reason))
 
     def test_refusals_with_exact_reasons(self) -> None:
         sdes_desk = dataclasses.replace(DESK_POLICY, encryption=True)

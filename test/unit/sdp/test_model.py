@@ -16,6 +16,7 @@ from pbx.sdp.model import (
     Origin,
     RtpMap,
     SessionDescription,
+    is_uint,
     parse_fingerprint,
     parse_ptime,
     parse_rtcp,
@@ -226,8 +227,10 @@ class ValueTypeTests(SynchronousTestCase):
 
     def test_small_parsers(self) -> None:
         self.assertEqual(parse_uint("0042"), 42)
-        for bad in ("", "+1", "-1", "1_0", " 1", "\u0663", "1.0"):
+        for bad in ("", "+1", "-1", "1_0", " 1", "\u0663", "\u00b2", "1.0"):
             self.assertRaises(ValueError, parse_uint, bad)
+            self.assertFalse(is_uint(bad))
+        self.assertTrue(is_uint("0101"))
         self.assertEqual(parse_ptime("20.5"), 20)
         self.assertEqual(parse_rtcp("53020"), (53020, None))
         self.assertEqual(parse_fingerprint("SHA-256 ab:CD"), ("SHA-256", "ab:CD"))
