@@ -32,15 +32,21 @@ from pbx.adapters.timer_driver import TimerDriver
 from pbx.call.media import stream_config
 from pbx.config.rtp_conf import RtpSettings
 from pbx.core.clock import Scheduler
-from pbx.core.errors import MediaError
+from pbx.core.errors import ConfigError, MediaError
 from pbx.core.tokens import TokenSource
-from pbx.media.certificate import HASH_FUNCTIONS, CertifiedKey, fingerprint, generate_certificate
+from pbx.media.certificate import (
+    HASH_FUNCTIONS,
+    CertifiedKey,
+    fingerprint,
+    generate_certificate,
+    load_certificate,
+)
 from pbx.media.codecs.g711 import alaw_encode, ulaw_encode
 from pbx.media.srtp import SDES_SUITES, make_sdes_key
 from pbx.media.stream import MediaStream
 from pbx.media.stream_config import LegStats
 from pbx.media.tone import resample_to_8k
-from pbx.sdp.policy import LocalMedia, MediaPolicy, NegotiatedMedia
+from pbx.sdp.policy import DtlsIdentity, LocalMedia, MediaPolicy, NegotiatedMedia
 
 log = logging.getLogger(__name__)
 
@@ -250,8 +256,10 @@ class UdpMediaFactory:
         ``rtcpinterval``.
     :param addresses: family -> IP to bind; a family that is absent cannot be used.
     :param tokens: SSRCs, ICE credentials, SDES keys, the first port.
-    :param certificate: the DTLS certificate (``dtlscertfile``); generated on first use when
-        ``None`` (``dtlsautogeneratecert``).
+    :param certificate: the DTLS certificate of peers without ``dtlscertfile``; generated on
+        first use when ``None`` (``dtlsautogeneratecert``). Peers with ``dtlscertfile`` present
+        theirs (:attr:`MediaPolicy.dtls_identity`), loaded once and kept until
+        :meth:`forget_certificates`.
     :param advertise: family -> IP announced in SDP, when it differs from the bound one.
     """
 
@@ -271,24 +279,49 @@ class UdpMediaFactory:
         self._addresses = dict(addresses)
         self._advertise = dict(advertise or {})
         self._tokens = tokens
-        self._certificate = certificate
-        self._fingerprints: dict[str, str] = {}
+        #: identity -> (certificate, its a=fingerprint value under every hash we accept);
+        #: ``None`` is the generated certificate.
+        self._identities: dict[DtlsIdentity | None, tuple[CertifiedKey, dict[str, str]]] = {}
+        if certificate is not None:
+            self._identities[None] = (certificate, _fingerprints(certificate))
         self.pool = PortPool(settings.rtpstart, settings.rtpend, tokens)
 
     @property
     def certificate(self) -> CertifiedKey:
-        """The DTLS certificate (generated now if none was given)."""
-        if self._certificate is None:
-            now = datetime.datetime.now(datetime.UTC)
-            self._certificate = generate_certificate(now, self._tokens)
-        return self._certificate
+        """The certificate of peers without ``dtlscertfile`` (generated now if none was given)."""
+        return self._identity(None)[0]
 
-    def fingerprints(self) -> dict[str, str]:
-        """The certificate's ``a=fingerprint`` value under every hash we accept."""
-        if not self._fingerprints:
-            cert = self.certificate.certificate
-            self._fingerprints = {name: fingerprint(cert, name) for name in HASH_FUNCTIONS}
-        return self._fingerprints
+    def fingerprints(self, identity: DtlsIdentity | None = None) -> dict[str, str]:
+        """``identity``'s certificate as ``a=fingerprint`` values under every hash we accept."""
+        return self._identity(identity)[1]
+
+    def certificate_for(self, identity: DtlsIdentity | None) -> CertifiedKey:
+        """The certificate a peer presents in DTLS.
+
+        :raises MediaError: its files cannot be read, are not PEM, or the key does not match.
+        """
+        return self._identity(identity)[0]
+
+    def forget_certificates(self) -> None:
+        """Read ``dtlscertfile`` files again on next use (after a reload: renewed certificates).
+        The generated certificate stays: browsers in calls have its fingerprint."""
+        generated = self._identities.get(None)
+        self._identities.clear()
+        if generated is not None:
+            self._identities[None] = generated
+
+    def _identity(self, identity: DtlsIdentity | None) -> tuple[CertifiedKey, dict[str, str]]:
+        entry = self._identities.get(identity)
+        if entry is None:
+            if identity is None:
+                certified = generate_certificate(datetime.datetime.now(datetime.UTC), self._tokens)
+            else:
+                try:
+                    certified = load_certificate(*identity)
+                except ConfigError as exc:
+                    raise MediaError(f"DTLS certificate: {exc}") from None
+            entry = self._identities[identity] = (certified, _fingerprints(certified))
+        return entry
 
     def create_leg(
         self,
@@ -302,6 +335,8 @@ class UdpMediaFactory:
         interface = self._addresses.get(family)
         if interface is None:
             raise MediaError(f"no {family} media address configured")
+        # Before any port is taken: a certificate that cannot be loaded must not leak a pair.
+        certificate = self.certificate_for(policy.dtls_identity) if policy.dtls else None
 
         def listen(port: int, protocol: RtpPort) -> MediaSocket:
             return MediaSocket.bind(self._reactor, interface, port, protocol, MAX_DATAGRAM)
@@ -332,7 +367,7 @@ class UdpMediaFactory:
             self._tokens,
             sockets.rtp.sendto,
             ice_credentials=ice,
-            certificate=self.certificate if policy.dtls else None,
+            certificate=certificate,
             strict=self._settings.strictrtp != "no",
             rtcp_interval=self._settings.rtcpinterval / 1000,
         )
@@ -343,7 +378,7 @@ class UdpMediaFactory:
     def _local_media(
         self, policy: MediaPolicy, family: str, port: int, ice: tuple[str, str] | None
     ) -> LocalMedia:
-        fingerprints = self.fingerprints() if policy.dtls else {}
+        fingerprints = self.fingerprints(policy.dtls_identity) if policy.dtls else {}
         return LocalMedia(
             address=self._advertise.get(family, self._addresses[family]),
             rtp_port=port,
@@ -354,3 +389,7 @@ class UdpMediaFactory:
             fingerprints=fingerprints,
             sdes_keys={suite: make_sdes_key(self._tokens, suite).key_salt for suite in SDES_SUITES},
         )
+
+
+def _fingerprints(certified: CertifiedKey) -> dict[str, str]:
+    return {name: fingerprint(certified.certificate, name) for name in HASH_FUNCTIONS}

@@ -37,6 +37,7 @@ from pbx.app.console import CommandRegistry
 from pbx.app.media_addresses import media_addresses, media_advertise, sound_dirs
 from pbx.app.remote import control_socket_path
 from pbx.call.bridge import bridge
+from pbx.call.media_plan import media_policy
 from pbx.call.peers import PeerRegistry
 from pbx.call.qualify import Qualifier
 from pbx.call.sip_endpoint import EndpointSettings, SipEndpoint
@@ -45,6 +46,7 @@ from pbx.config.settings import Settings
 from pbx.config.sip_conf import SipConfig
 from pbx.core.addr import Address, TransportKind
 from pbx.core.clock import Cancellable
+from pbx.core.errors import MediaError
 from pbx.core.tokens import SecretTokens
 from pbx.dialplan.model import Dialplan
 from pbx.media.sounds import SoundLibrary
@@ -196,6 +198,11 @@ class Pbx:
                 self.location.save(binding, peer.max_contacts)
         if restored:
             log.info("Restored %d registrations from %s", len(restored), self.store.path)
+        certificate_errors = self._load_dtls_certificates(self.settings.sip)
+        if certificate_errors:
+            for error in certificate_errors:
+                log.error("%s", error)
+            raise StartupError("\n".join(certificate_errors))
         self._bind_all()
         self._watch_qualify(now)
         for driver in self._drivers:
@@ -216,6 +223,20 @@ class Pbx:
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         log.log(pbx_logging.NOTICE, "pbx %s ready (fully booted)", __version__)
         self.fully_booted.callback(None)
+
+    def _load_dtls_certificates(self, config: SipConfig) -> list[str]:
+        """Load every peer's ``dtlscertfile`` now, so a bad one is reported at start-up or
+        reload, not on the first call; one message per peer that names it."""
+        errors = []
+        for peer in config.peers.values():
+            policy = media_policy(peer)
+            if not policy.dtls or policy.dtls_identity is None:
+                continue
+            try:
+                self.media.certificate_for(policy.dtls_identity)
+            except MediaError as exc:
+                errors.append(f"Peer '{peer.name}': {exc}")
+        return errors
 
     def _bind_all(self) -> None:
         log.info("Open files limit: %d", raise_file_limit())
@@ -392,6 +413,9 @@ class Pbx:
             server=config.general.useragent,
         )
         self.authenticator.realm = config.general.realm
+        self.media.forget_certificates()
+        for error in self._load_dtls_certificates(config):
+            log.error("%s (its DTLS calls will fail)", error)
         self._watch_qualify(self.reactor.seconds())
         self.stats.last_reload = self.reactor.seconds()
         self.qualify_driver.rearm()

@@ -44,6 +44,11 @@ def media_policy(peer: PeerConfig, codecs: Sequence[str] | None = None) -> Media
             peer.dtlssetup if peer.dtlssetup in ("active", "passive") and not webrtc else "actpass"
         ),
         fingerprint_hash=peer.dtlsfingerprint or "sha-256",
+        dtls_identity=(
+            (peer.dtlscertfile, peer.dtlsprivatekey or peer.dtlscertfile)
+            if peer.dtlscertfile
+            else None
+        ),
     )
 
 

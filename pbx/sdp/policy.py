@@ -50,6 +50,10 @@ def direction_name(send: bool, recv: bool) -> str:
     return "recvonly" if recv else "inactive"
 
 
+#: A DTLS certificate by its files: (certificate PEM, private key PEM; may be the same file).
+DtlsIdentity = tuple[str, str]
+
+
 @dataclass(frozen=True)
 class MediaPolicy:
     """What pbx may negotiate with one peer.
@@ -66,6 +70,8 @@ class MediaPolicy:
     :param dtls_setup: ``dtlssetup``: our ``a=setup`` in a first offer and our preference when
         answering ``actpass``.
     :param fingerprint_hash: ``dtlsfingerprint``: the hash of ``LocalMedia.fingerprint``.
+    :param dtls_identity: ``dtlscertfile``/``dtlsprivatekey``: the files of the certificate
+        presented in DTLS; ``None``: the daemon's generated one (``dtlsautogeneratecert``).
     """
 
     peer_name: str
@@ -78,6 +84,7 @@ class MediaPolicy:
     rtcp_mux: bool = False
     dtls_setup: str = "actpass"
     fingerprint_hash: str = "sha-256"
+    dtls_identity: DtlsIdentity | None = None
 
     def __post_init__(self) -> None:
         if self.dtls_setup not in DTLS_SETUPS:

@@ -19,7 +19,7 @@ from pbx.config.rtp_conf import RtpSettings
 from pbx.core.errors import MediaError
 from pbx.core.tokens import CountingTokens
 from pbx.sdp.policy import MediaPolicy
-from test.unit.media.media_support import negotiated, our_certificate
+from test.unit.media.media_support import DATA, negotiated, our_certificate
 
 reactor: Any = _reactor
 SETTINGS = RtpSettings(31000, 31999, 1200, 5000, "yes", 4, True, 1200)
@@ -141,3 +141,30 @@ class MediaFactoryTests(TestCase):
         fingerprint = factory.fingerprints()["sha-256"]
         self.assertTrue(re.fullmatch(r"([0-9A-F]{2}:){31}[0-9A-F]{2}", fingerprint))
         self.assertIs(factory.certificate, factory.certificate)
+
+    def test_a_peer_with_dtlscertfile_presents_its_own_certificate(self) -> None:
+        factory = self.make_factory(SETTINGS, certificate=None)
+        identity = (
+            str(DATA / "dtls" / "ecdsa-p256-cert.pem"),
+            str(DATA / "dtls" / "ecdsa-p256-key.pem"),
+        )
+        own = dataclasses.replace(BROWSER, peer_name="bob", dtls_identity=identity)
+        own_local = self.leg(own, factory).local_media()
+        generated_local = self.leg(BROWSER, factory).local_media()
+        self.assertEqual(own_local.fingerprint, our_certificate().fingerprint("sha-256"))
+        self.assertEqual(generated_local.fingerprint, factory.certificate.fingerprint("sha-256"))
+        self.assertNotEqual(own_local.fingerprint, generated_local.fingerprint)
+        # Loaded once; a reload reads the files again but keeps the generated certificate.
+        self.assertIs(factory.certificate_for(identity), factory.certificate_for(identity))
+        loaded, generated = factory.certificate_for(identity), factory.certificate
+        factory.forget_certificates()
+        self.assertIsNot(factory.certificate_for(identity), loaded)
+        self.assertIs(factory.certificate, generated)
+
+    def test_a_certificate_that_cannot_be_used_is_a_media_error_naming_the_file(self) -> None:
+        key = str(DATA / "dtls" / "ecdsa-p256-key.pem")
+        e = self.assertRaises(MediaError, self.factory.certificate_for, (key, key))
+        self.assertEqual(str(e), f"DTLS certificate: {key}: no PEM certificate found")
+        policy = dataclasses.replace(BROWSER, dtls_identity=(key, key))
+        self.assertRaises(MediaError, self.leg, policy)
+        self.assertEqual(self.factory.pool.in_use, 0)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from test.integration.conftest import DaemonFactory
 from test.integration.console import parse_peers
-from test.integration.daemon import Daemon
+from test.integration.daemon import Daemon, DaemonError
 from test.integration.sipua import SipClient
 
 PEERS = {"desk1": {"secret": "desk1-pw"}}
@@ -57,3 +59,21 @@ def test_sip_reload_with_a_broken_sip_conf_reports_and_keeps_running(
     assert "no changes were applied" in result.stdout
     rows = parse_peers(daemon.cli("sip show peers")).rows
     assert set(rows) == {"desk1"}
+
+
+def test_a_dtlscertfile_that_cannot_be_used_stops_start_up_naming_peer_and_file(
+    tmp_path: Path,
+) -> None:
+    """Asterisk users point ``dtlscertfile`` at their own PEM; a wrong file (here the key alone)
+    is found at start-up, not by the first browser call."""
+    key = Path(__file__).resolve().parents[1] / "data" / "dtls" / "ecdsa-p256-key.pem"
+    peers = {"alice": {"secret": "a", "webrtc": "yes", "dtlscertfile": str(key)}}
+    daemon = Daemon(tmp_path / "badcert", peers)
+    try:
+        with pytest.raises(DaemonError, match="exited with 1"):
+            daemon.start()
+        assert f"Peer 'alice': DTLS certificate: {key}: no PEM certificate found" in (
+            daemon.output()
+        )
+    finally:
+        daemon.close()

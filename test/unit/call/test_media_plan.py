@@ -3,6 +3,8 @@ the codec plans Dial uses, on recorded offers from test/data/sdp/."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.call.media_plan import (
@@ -111,6 +113,13 @@ class PolicyTests(SynchronousTestCase):
             (True, False, "passive", "sha-1"),
         )
         self.assertTrue(policy.dtmf_rfc4733)  # dtmfmode=auto offers RFC 4733
+        self.assertIsNone(policy.dtls_identity)  # dtlsautogeneratecert
+
+    def test_dtlscertfile_is_the_policy_identity(self) -> None:
+        own = dataclasses.replace(
+            peer("dtls"), dtlscertfile="/k/cert.pem", dtlsprivatekey="/k/key.pem"
+        )
+        self.assertEqual(media_policy(own).dtls_identity, ("/k/cert.pem", "/k/key.pem"))
 
     def test_codecs_override_keeps_only_audio_codecs(self) -> None:
         policy = media_policy(peer("desk"), ["ulaw", "h264", "opus"])
