@@ -628,26 +628,8 @@ class OriginateTests(SynchronousTestCase):
         self.assertEqual(h.sip.originate(caller, target, None), causes.SUBSCRIBER_ABSENT)
         self.assertEqual(h.created, [])
 
-    def test_retransmitted_2xx_after_the_transaction_is_acked_again(self) -> None:
-        h = harness()
-        h.register("desk2", "sip:desk2@127.0.0.1:47300", Address("127.0.0.1", 47300))
-        (target,), _ = h.sip.resolve("desk2", h.now)
-        made = h.sip.originate(self.caller(h), target, None)
-        assert not isinstance(made, int)
-        _, leg = made
-        leg.start()
-        (sent,) = h.network.sent()
-        assert isinstance(sent, Request)
-        ok = reply(sent, load("asterisk-200-invite.sip"))
-        h.network.deliver(ok, UDP_FLOW)
-        (ack,) = h.network.sent()
-        h.clock.advance(40)  # the INVITE transaction is long gone (Timer M)
-        self.assertEqual(len(h.network.layer), 0)
-        h.network.deliver(ok, UDP_FLOW)
-        self.assertEqual([bytes(m) for m in h.network.sent()], [bytes(ack)])
-
-    def test_an_ended_legs_ack_answers_2xx_retransmissions_for_64_t1(self) -> None:
-        h = harness()
+    def answered_call(self, h: CallsHarness) -> tuple[Channel, Response, Request]:
+        """desk2 answers a call pbx originated: the channel, the 200 and pbx's ACK to it."""
         h.register("desk2", "sip:desk2@127.0.0.1:47300", Address("127.0.0.1", 47300))
         (target,), _ = h.sip.resolve("desk2", h.now)
         made = h.sip.originate(self.caller(h), target, None)
@@ -659,6 +641,20 @@ class OriginateTests(SynchronousTestCase):
         ok = reply(sent, load("asterisk-200-invite.sip"))
         h.network.deliver(ok, UDP_FLOW)
         (ack,) = h.network.sent()
+        assert isinstance(ack, Request)
+        return channel, ok, ack
+
+    def test_retransmitted_2xx_after_the_transaction_is_acked_again(self) -> None:
+        h = harness()
+        _channel, ok, ack = self.answered_call(h)
+        h.clock.advance(40)  # the INVITE transaction is long gone (Timer M)
+        self.assertEqual(len(h.network.layer), 0)
+        h.network.deliver(ok, UDP_FLOW)
+        self.assertEqual([bytes(m) for m in h.network.sent()], [bytes(ack)])
+
+    def test_an_ended_legs_ack_answers_2xx_retransmissions_for_64_t1(self) -> None:
+        h = harness()
+        channel, ok, ack = self.answered_call(h)
         channel.hangup()
         (bye,) = h.network.sent()
         assert isinstance(bye, Request)
