@@ -25,6 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from OpenSSL import SSL
 from twisted.internet import ssl
 
 log = logging.getLogger(__name__)
@@ -265,20 +266,34 @@ def ensure_server_certificate(
 
 
 def server_tls_options(
-    certfile: str, keyfile: str, dbdir: str, extra_hosts: Iterable[str] = ()
+    certfile: str, keyfile: str, dbdir: str, extra_hosts: Iterable[str] = (), ciphers: str = ""
 ) -> ssl.CertificateOptions:
-    """Twisted TLS options (TLS 1.2+) for a listener, from ``ensure_server_certificate``.
+    """Twisted TLS options (TLS 1.2+) for a listener, from ``ensure_server_certificate``;
+    ``ciphers`` is ``tlscipher`` in OpenSSL's syntax (empty: Twisted's defaults).
 
     The cryptography objects go to pyOpenSSL as they are (``use_certificate`` and
     ``use_privatekey`` accept them since pyOpenSSL 24.3); wrapping them in the deprecated
     ``X509``/``PKey`` types is what Twisted's annotations describe but no longer needed.
     """
     key, cert = ensure_server_certificate(certfile, keyfile, dbdir, extra_hosts)
+    extra: dict[str, Any] = {}
+    if ciphers:
+        extra["acceptableCiphers"] = tls_ciphers(ciphers)
     return ssl.CertificateOptions(
         privateKey=cast(Any, key),
         certificate=cast(Any, cert),
         raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
+        **extra,
     )
+
+
+def tls_ciphers(ciphers: str) -> Any:
+    """``tlscipher`` for Twisted; a string naming no cipher OpenSSL has is a ``ValueError``."""
+    try:
+        SSL.Context(SSL.TLS_METHOD).set_cipher_list(ciphers.encode())
+    except SSL.Error as exc:
+        raise ValueError(f"tlscipher {ciphers!r} names no cipher OpenSSL knows") from exc
+    return cast(Any, ssl.AcceptableCiphers).fromOpenSSLCipherString(ciphers)
 
 
 def ca_certificate_path(dbdir: str) -> str:

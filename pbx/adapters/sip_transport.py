@@ -6,6 +6,17 @@ a reason phrase when RFC 3261 §8.2 lets it, dropping them otherwise — a bad p
 costs a listener), stamps ``received``/``rport``, hands messages to the transaction layer and
 writes the layer's outputs to the right socket. ``sip set debug`` traces are written here, in
 chan_sip's framing.
+
+Outbound connections (RFC 3261 §18.1.1, §18.2.2): when a request must go over TCP or TLS to a
+target that no open connection reaches, the hub opens one through an injected
+:data:`Connector` and queues what is sent on it until it is up. pbx keeps one flow per
+``(transport, target)``: every later request to the target uses it, and the peer's requests on
+that connection are received like on an accepted one. The connection under the flow may close
+and be opened again by the next request (a dialog keeps working after a trunk closed an idle
+connection, as chan_sip reconnects). A refused, timed-out or failed TLS connection is a transport
+error for the transactions waiting on it (RFC 3261 §8.1.3.1, §17.1.1.2), logged once per target
+at WARNING. Idle outbound connections stay open until the peer closes them or pbx stops
+(chan_sip keeps them too).
 """
 
 from __future__ import annotations
@@ -14,11 +25,12 @@ import ipaddress
 import logging
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pbx.core.addr import Address, TransportKind
-from pbx.core.clock import Scheduler
+from pbx.core.clock import Cancellable, Scheduler
 from pbx.sip.flow import Flow
 from pbx.sip.message import (
     Request,
@@ -45,6 +57,38 @@ class Connection(Protocol):
     def close(self) -> None: ...
 
 
+class ConnectAttempt(Protocol):
+    """A connection being opened; :meth:`cancel` gives up on it (and drops it if it is up)."""
+
+    def cancel(self) -> None: ...
+
+
+Connector = Callable[[Flow], ConnectAttempt]
+"""Opens a TCP/TLS connection for ``flow``: to ``flow.remote``, with ``flow.local`` the listener
+that Via and Contact advertise. The adapter reports back with
+:meth:`SipTransportHub.connection_made` (a :class:`Connection` whose ``flow`` is this very flow)
+or :meth:`SipTransportHub.connect_failed`; it never calls back before returning."""
+
+#: Seconds an outbound connection (TCP connect plus TLS handshake) may take: below Timer B/F
+#: (64*T1 = 32 s), so a silent target is a transport error (503, CHANUNAVAIL) rather than a
+#: transaction timeout.
+CONNECT_TIMEOUT = 30.0
+#: Outbound flows remembered by target; beyond this, closed ones are forgotten.
+MAX_OUTBOUND_FLOWS = 4096
+
+_WILDCARDS = ("0.0.0.0", "::")
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An outbound connection on its way up, and what waits to be sent on it."""
+
+    flow: Flow
+    queue: list[bytes] = field(default_factory=list)
+    attempt: ConnectAttempt | None = None
+    timer: Cancellable | None = None
+
+
 class DatagramSender(Protocol):
     def write(self, data: bytes, addr: tuple[str, int]) -> None: ...
 
@@ -69,6 +113,8 @@ class SipTransportHub:
 
     :param connection_lost: told when a connection-oriented flow ends (the registrar drops the
         bindings bound to it, RFC 5626 §4.4).
+    :param connector: opens outbound TCP/TLS connections; without one, TCP/TLS targets are
+        reachable only over connections they opened.
     """
 
     def __init__(
@@ -77,6 +123,7 @@ class SipTransportHub:
         max_size: int,
         useragent: str,
         connection_lost: Callable[[Flow], None] | None = None,
+        connector: Connector | None = None,
     ) -> None:
         self.clock = clock
         self.max_size = max_size
@@ -88,6 +135,19 @@ class SipTransportHub:
         self._udp: dict[Address, DatagramSender] = {}
         self._connections: dict[int, Connection] = {}
         self._next_conn_id = 1
+        self.connector = connector
+        #: Stream listeners by transport: the local address of outbound flows.
+        self._listeners: dict[TransportKind, list[Address]] = {}
+        # Open connections by (transport, remote address), accepted ones included: a request to
+        # an address some connection already reaches goes over it.
+        self._by_remote: dict[tuple[TransportKind, Address], int] = {}
+        # The flow pbx uses for each TCP/TLS target it connects to, open or not.
+        self._outbound: dict[tuple[TransportKind, Address], Flow] = {}
+        self._pending: dict[int, _Pending] = {}
+        # Targets whose last connection attempt failed: warned about once, until one succeeds.
+        self._failing: set[tuple[TransportKind, Address]] = set()
+        self._warned_no_listener: set[TransportKind] = set()
+        self._closing = False
         self.dropped = 0
         self.rejected = 0
         self._route_cache: dict[str, str] = {}
@@ -104,12 +164,22 @@ class SipTransportHub:
         self._next_conn_id += 1
         return conn_id
 
+    def add_listener(self, kind: TransportKind, local: Address) -> None:
+        """A TCP/TLS listener is bound at ``local`` (with its real port)."""
+        self._listeners.setdefault(kind, []).append(local)
+
     def add_connection(self, connection: Connection) -> None:
-        self._connections[connection.flow.conn_id] = connection
+        flow = connection.flow
+        self._connections[flow.conn_id] = connection
+        self._by_remote[(flow.kind, flow.remote)] = flow.conn_id
 
     def remove_connection(self, connection: Connection) -> None:
-        if self._connections.pop(connection.flow.conn_id, None) is None:
+        flow = connection.flow
+        if self._connections.get(flow.conn_id) is not connection:
             return
+        del self._connections[flow.conn_id]
+        if self._by_remote.get((flow.kind, flow.remote)) == flow.conn_id:
+            del self._by_remote[(flow.kind, flow.remote)]
         now = self.clock.seconds()
         if self.layer is not None:
             self.layer.transport_error(connection.flow, now)
@@ -126,6 +196,90 @@ class SipTransportHub:
     @property
     def connection_count(self) -> int:
         return len(self._connections)
+
+    # -- outbound connections ----------------------------------------------------------------
+    def connection_made(self, connection: Connection) -> None:
+        """The connector's connection for ``connection.flow`` is up (TLS: handshake done):
+        it becomes a normal flow and what waited for it goes out, in order."""
+        flow = connection.flow
+        pending = self._pending.get(flow.conn_id)
+        if pending is None or pending.flow != flow:
+            connection.close()  # given up on meanwhile (timeout, shutdown)
+            return
+        self._finish_pending(pending)
+        target = (flow.kind, flow.remote)
+        if target in self._failing:
+            self._failing.discard(target)
+            log.info("SIP %s connection to %s is up again", flow.kind.via_token, flow.remote)
+        else:
+            log.debug("SIP %s connection to %s is up", flow.kind.via_token, flow.remote)
+        self.add_connection(connection)
+        for data in pending.queue:
+            connection.send_message(data)
+
+    def connect_failed(self, flow: Flow, reason: str) -> None:
+        """The connector could not open ``flow`` (refused, unreachable, TLS handshake failed):
+        a transport error for every transaction waiting on it (RFC 3261 §8.1.3.1)."""
+        pending = self._pending.get(flow.conn_id)
+        if pending is None or pending.flow != flow:
+            return  # given up on already
+        self._finish_pending(pending)
+        target = (flow.kind, flow.remote)
+        if target in self._failing:
+            log.debug(
+                "SIP %s connection to %s failed again: %s", flow.kind.via_token, flow.remote, reason
+            )
+        else:
+            self._failing.add(target)
+            log.warning(
+                "Unable to connect SIP %s socket to %s: %s",
+                flow.kind.via_token,
+                flow.remote,
+                reason,
+            )
+        if self.layer is not None:
+            self.layer.transport_error(flow, self.clock.seconds())
+        self.after_input()
+
+    def close_outbound(self) -> None:
+        """Shutdown: close every connection pbx opened and give up on those still opening;
+        no new ones are opened afterwards."""
+        self._closing = True
+        for pending in list(self._pending.values()):
+            self._finish_pending(pending)
+            if pending.attempt is not None:
+                pending.attempt.cancel()
+        for flow in self._outbound.values():
+            connection = self._connections.get(flow.conn_id)
+            if connection is not None and connection.flow == flow:
+                connection.close()
+
+    def _finish_pending(self, pending: _Pending) -> None:
+        del self._pending[pending.flow.conn_id]
+        if pending.timer is not None and pending.timer.active():
+            pending.timer.cancel()
+
+    def _connect(self, flow: Flow) -> _Pending | None:
+        if self._closing or self.connector is None:
+            return None
+        pending = _Pending(flow)
+        self._pending[flow.conn_id] = pending
+        pending.timer = self.clock.callLater(CONNECT_TIMEOUT, self._timed_out, flow)
+        try:
+            pending.attempt = self.connector(flow)
+        except Exception as e:  # a bad CA file, say: fail like a refused connection, later
+            log.exception("cannot open a SIP %s connection to %s", flow.kind.via_token, flow.remote)
+            self.clock.callLater(0, self.connect_failed, flow, str(e) or type(e).__name__)
+        return pending
+
+    def _timed_out(self, flow: Flow) -> None:
+        pending = self._pending.get(flow.conn_id)
+        if pending is None or pending.flow != flow:
+            return
+        pending.timer = None
+        if pending.attempt is not None:
+            pending.attempt.cancel()
+        self.connect_failed(flow, f"no connection within {CONNECT_TIMEOUT:g} s")
 
     # -- receiving ---------------------------------------------------------------------------
     def receive(self, data: bytes, flow: Flow) -> None:
@@ -193,10 +347,16 @@ class SipTransportHub:
             )
         if flow.connection_oriented:
             conn = self._connections.get(flow.conn_id)
-            if conn is None or conn.flow != flow:
+            if conn is not None and conn.flow == flow:
+                conn.send_message(data)
+                return True
+            pending = self._pending.get(flow.conn_id)
+            if pending is None and self._outbound.get((flow.kind, flow.remote)) == flow:
+                pending = self._connect(flow)  # §18.1.1: (re)open the flow's connection
+            if pending is None or pending.flow != flow:
                 log.debug("no connection for %s; message dropped", flow)
                 return False
-            conn.send_message(data)
+            pending.queue.append(data)
             return True
         sender = self._udp.get(flow.local)
         if sender is None:
@@ -240,41 +400,63 @@ class SipTransportHub:
 
     def udp_local_for(self, remote: Address) -> Address | None:
         """The UDP listener that can reach ``remote`` (same address family, loopback first)."""
-        v6 = ":" in remote.host
-        best: Address | None = None
-        for local in self._udp:
-            if (":" in local.host) != v6 and local.host not in ("::", "0.0.0.0"):
-                continue
-            if local.host == "::" and not v6:
-                # A dual-stack [::] listener reaches IPv4 only through mapped addresses; prefer
-                # a real IPv4 listener when there is one.
-                best = best or local
-                continue
-            best = local
-            if _same_scope(local.host, remote.host):
-                break
-        return best
+        return _local_for(self._udp, remote)
 
     def flow_to(
         self, kind: TransportKind, binding_flow: Flow | None, target: Address
     ) -> Flow | None:
-        """A flow to ``target``: the binding's connection when still open, else UDP."""
+        """A flow to ``target`` over ``kind``; ``None`` when it cannot be reached.
+
+        A registration's own connection while it is open (or opening); once it closed, a
+        WebSocket binding is unreachable until the browser reconnects, while a TCP/TLS one is
+        reached by connecting to ``target`` (chan_sip's behaviour). A TCP/TLS target goes over
+        an open connection to that address, else over pbx's own flow to it, whose connection
+        opens when the first message is sent.
+        """
         if binding_flow is not None:
-            if not binding_flow.connection_oriented or self.is_open(binding_flow):
-                if binding_flow.connection_oriented:
-                    return binding_flow
+            if not binding_flow.connection_oriented:
                 return Flow(binding_flow.kind, binding_flow.local, target)
-            if binding_flow.connection_oriented:
+            if self.is_open(binding_flow) or binding_flow.conn_id in self._pending:
+                return binding_flow
+            if binding_flow.kind.websocket:
                 return None  # the browser's socket is gone: unreachable until it reconnects
-        if kind is not TransportKind.UDP:
-            for conn in self._connections.values():
-                if conn.flow.kind is kind and conn.flow.remote == target:
-                    return conn.flow
+            kind = binding_flow.kind
+        if kind is TransportKind.UDP:
+            local = self.udp_local_for(target)
+            if local is None:
+                return None
+            return Flow(TransportKind.UDP, local, target)
+        conn_id = self._by_remote.get((kind, target))
+        if conn_id is not None:
+            return self._connections[conn_id].flow
+        if kind.websocket:
+            return None  # a browser cannot be connected to
+        return self._outbound_flow(kind, target)
+
+    def _outbound_flow(self, kind: TransportKind, target: Address) -> Flow | None:
+        if self.connector is None or self._closing:
             return None
-        local = self.udp_local_for(target)
+        flow = self._outbound.get((kind, target))
+        if flow is not None:
+            return flow
+        local = _local_for(self._listeners.get(kind, ()), target)
         if local is None:
+            if kind not in self._warned_no_listener:
+                self._warned_no_listener.add(kind)
+                log.warning(
+                    "No SIP %s listener for %s: cannot connect to it", kind.via_token, target
+                )
             return None
-        return Flow(TransportKind.UDP, local, target)
+        if len(self._outbound) >= MAX_OUTBOUND_FLOWS:
+            self._forget_closed_outbound()
+        flow = Flow(kind, local, target, self.new_conn_id())
+        self._outbound[(kind, target)] = flow
+        return flow
+
+    def _forget_closed_outbound(self) -> None:
+        for key, flow in list(self._outbound.items()):
+            if flow.conn_id not in self._connections and flow.conn_id not in self._pending:
+                del self._outbound[key]
 
 
 def route_source(remote: Address) -> str | None:
@@ -286,6 +468,24 @@ def route_source(remote: Address) -> str | None:
             return str(probe.getsockname()[0])
     except OSError:
         return None
+
+
+def _local_for(candidates: Iterable[Address], remote: Address) -> Address | None:
+    """The listener that can reach ``remote`` (same address family, loopback first)."""
+    v6 = ":" in remote.host
+    best: Address | None = None
+    for local in candidates:
+        if (":" in local.host) != v6 and local.host not in _WILDCARDS:
+            continue
+        if local.host == "::" and not v6:
+            # A dual-stack [::] listener reaches IPv4 only through mapped addresses; prefer
+            # a real IPv4 listener when there is one.
+            best = best or local
+            continue
+        best = local
+        if _same_scope(local.host, remote.host):
+            break
+    return best
 
 
 def _same_scope(local: str, remote: str) -> bool:

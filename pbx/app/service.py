@@ -26,7 +26,7 @@ from pbx.adapters.control import ConsoleLogHandler, ControlFactory
 from pbx.adapters.http import HttpFrontEnd
 from pbx.adapters.local_ca import ca_certificate_path, server_tls_options
 from pbx.adapters.media_factory import UdpMediaFactory
-from pbx.adapters.sip_stream import SipStreamFactory
+from pbx.adapters.sip_stream import SipStreamFactory, StreamConnector
 from pbx.adapters.sip_transport import SipTransportHub
 from pbx.adapters.sip_udp import listen_udp
 from pbx.adapters.sqlite_store import Store
@@ -43,7 +43,7 @@ from pbx.call.qualify import Qualifier
 from pbx.call.sip_endpoint import EndpointSettings, SipEndpoint
 from pbx.config.logger_conf import LoggerSettings
 from pbx.config.settings import Settings
-from pbx.config.sip_conf import SipConfig
+from pbx.config.sip_conf import SipConfig, SipSettings
 from pbx.core.addr import Address, TransportKind
 from pbx.core.clock import Cancellable
 from pbx.core.errors import MediaError
@@ -150,6 +150,8 @@ class Pbx:
         self.hub = SipTransportHub(
             reactor, general.maxmessagesize, general.useragent, self._connection_lost
         )
+        self.connector = self._stream_connector(general)
+        self.hub.connector = self.connector
         self.hub.layer = self.layer
         self.endpoint.transports = self.hub
         self.layer_driver = TimerDriver(reactor, self.layer, self.hub.flush)
@@ -199,6 +201,7 @@ class Pbx:
         if restored:
             log.info("Restored %d registrations from %s", len(restored), self.store.path)
         certificate_errors = self._load_dtls_certificates(self.settings.sip)
+        certificate_errors += self._load_tls_trust(self.connector)
         if certificate_errors:
             for error in certificate_errors:
                 log.error("%s", error)
@@ -237,6 +240,25 @@ class Pbx:
             except MediaError as exc:
                 errors.append(f"Peer '{peer.name}': {exc}")
         return errors
+
+    def _stream_connector(self, general: SipSettings) -> StreamConnector:
+        return StreamConnector(
+            self.reactor,
+            self.hub,
+            cafile=general.tlscafile,
+            verify=not general.tlsdontverifyserver,
+            ciphers=general.tlscipher,
+        )
+
+    def _load_tls_trust(self, connector: StreamConnector) -> list[str]:
+        """Read ``tlscafile`` for outbound TLS before the first connection needs it."""
+        if not (connector.verify and self.settings.sip.general.tlsenable):
+            return []
+        try:
+            connector.load_trust()
+        except (OSError, ValueError) as exc:
+            return [f"sip.conf tlscafile {connector.cafile}: {exc}"]
+        return []
 
     def _bind_all(self) -> None:
         log.info("Open files limit: %d", raise_file_limit())
@@ -290,6 +312,7 @@ class Pbx:
                 general.tlsprivatekey,
                 self.settings.pbx.dbdir,
                 extra_hosts=[bind.host],
+                ciphers=general.tlscipher,
             )
             port = self.reactor.listenSSL(
                 bind.port, factory, options, backlog=BACKLOG, interface=bind.host
@@ -297,6 +320,8 @@ class Pbx:
         else:
             port = self.reactor.listenTCP(bind.port, factory, backlog=BACKLOG, interface=bind.host)
         self._ports.append(port)
+        # Connections pbx opens advertise this listener in Via and Contact (RFC 3261 §18.1.1).
+        self.hub.add_listener(kind, Address(bind.host, port.getHost().port))
 
     def _http_front_end(self) -> HttpFrontEnd:
         http_settings = self.settings.http
@@ -316,6 +341,7 @@ class Pbx:
                 http_settings.tlsprivatekey,
                 self.settings.pbx.dbdir,
                 extra_hosts=[bind.host],
+                ciphers=http_settings.tlscipher,
             )
             port = self.reactor.listenSSL(
                 bind.port, site, options, backlog=BACKLOG, interface=bind.host
@@ -364,6 +390,7 @@ class Pbx:
             except Exception:
                 log.exception("error closing a listener")
         self._ports.clear()
+        self.hub.close_outbound()
         self.store.close()
         self.calls.close()
         for path in self._owned_files:  # only ours: a refused second daemon must not
@@ -413,6 +440,10 @@ class Pbx:
             server=config.general.useragent,
         )
         self.authenticator.realm = config.general.realm
+        connector = self._stream_connector(config.general)
+        for error in self._load_tls_trust(connector):
+            log.error("%s (outbound TLS connections will fail)", error)
+        self.connector = self.hub.connector = connector
         self.media.forget_certificates()
         for error in self._load_dtls_certificates(config):
             log.error("%s (its DTLS calls will fail)", error)

@@ -170,6 +170,7 @@ class SipSettings:
     tlscertfile: str
     tlsprivatekey: str
     tlscafile: str | None
+    tlsdontverifyserver: bool
     tlscipher: str
     websocket_enabled: bool
     context: str
@@ -295,6 +296,7 @@ def _general(values: Values, config_dir: str, diag: Diagnostics, systemname: str
         tlscertfile=tlscertfile,
         tlsprivatekey=tlsprivatekey,
         tlscafile=values.get(o.TLSCAFILE),
+        tlsdontverifyserver=values.get(o.TLSDONTVERIFYSERVER),
         tlscipher=values.get(o.TLSCIPHER),
         websocket_enabled=values.get(o.WEBSOCKET_ENABLED),
         context=values.get(o.CONTEXT),

@@ -388,7 +388,18 @@ TLSCERTFILE = Option(
 TLSPRIVATEKEY = Option(
     "tlsprivatekey", p.PATH, None, "PEM private key (default: inside tlscertfile)."
 )
-TLSCAFILE = Option("tlscafile", p.PATH, None, "CA file for verifying TLS clients.")
+TLSCAFILE = Option(
+    "tlscafile",
+    p.PATH,
+    None,
+    "CA file (PEM) TLS servers pbx connects to are verified against (default: the system's).",
+)
+TLSDONTVERIFYSERVER = Option(
+    "tlsdontverifyserver",
+    p.BOOL,
+    False,
+    "Accept any certificate from the TLS servers pbx connects to.",
+)
 TLSCIPHER = Option("tlscipher", p.TEXT, "", "OpenSSL cipher list for TLS.")
 WEBSOCKET_ENABLED = Option(
     "websocket_enabled",
@@ -492,7 +503,6 @@ _GENERAL_ONLY_UNSUPPORTED = (
     ("tcpauthlimit", "Unauthenticated TCP connections allowed."),
     ("tlscapath", "CA directory for TLS."),
     ("tlsclientmethod", "TLS method for outbound connections."),
-    ("tlsdontverifyserver", "Skip verification of TLS servers."),
     ("websocket_write_timeout", "WebSocket write timeout in ms."),
     ("domainsasrealm", "Use the domain as digest realm."),
     ("domain", "Local SIP domains."),
@@ -602,6 +612,7 @@ SIP_OPTIONS = OptionTable(
         TLSCERTFILE,
         TLSPRIVATEKEY,
         TLSCAFILE,
+        TLSDONTVERIFYSERVER,
         TLSCIPHER,
         WEBSOCKET_ENABLED,
         ALLOWGUEST,

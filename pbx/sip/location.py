@@ -30,8 +30,9 @@ class Binding:
 
     :param target: where requests to this contact go: the packet source when NAT handling or a
         connection-bound transport says so, else the Contact's host and port.
-    :param flow: the flow it registered on; ``None`` when restored from disk (a WebSocket
-        binding restored that way is unreachable until the browser reconnects).
+    :param flow: the flow it registered on while that is open; ``None`` when restored from
+        disk or once a TCP/TLS connection closed (a WebSocket binding without its flow is
+        unreachable until the browser reconnects).
     """
 
     aor: str
@@ -157,13 +158,31 @@ class Location:
         return gone
 
     def flow_closed(self, flow: Flow) -> list[Binding]:
-        """Drop every binding bound to a connection that just closed (RFC 5626 §4.4)."""
+        """A connection closed: drop the bindings that live only as long as it does; returns
+        them.
+
+        Those are WebSocket ones (a browser cannot be connected to, RFC 7118 §5) and RFC 5626
+        outbound ones (``+sip.instance`` with ``reg-id``: the UA reconnects and registers again,
+        §4.4). A plain TCP/TLS binding stays until it expires, as in chan_sip: the phone listens
+        at its Contact, and requests to it open a new connection to :attr:`Binding.target`.
+        """
         gone: list[Binding] = []
-        for aor, key in list(self._by_flow.get(flow, ())):
-            binding = self.remove(aor, key)
-            if binding is not None:
+        for aor, key in list(self._by_flow.pop(flow, ())):
+            binding = self._find(aor, key)
+            if binding is None:
+                continue
+            if flow.kind.websocket or binding.reg_id is not None:
+                self.remove(aor, key)
                 gone.append(binding)
+            else:
+                binding.flow = None
         return gone
+
+    def _find(self, aor: str, key: BindingKey) -> Binding | None:
+        for binding in self._by_aor.get(aor, ()):
+            if binding.key == key:
+                return binding
+        return None
 
     def _unindex(self, binding: Binding) -> None:
         if binding.flow is None:

@@ -20,10 +20,15 @@ to send and what changed in the location service. The peer is the user part of t
   request is checked whole before anything changes;
 * no Contact at all: a query, answered with the current bindings.
 
-Where to reach a contact later is decided here too: the packet source when the Contact is a
-WebSocket one, the transport is connection-oriented, ``nat=force_rport`` is on (or
-``auto_force_rport`` and NAT is detected), or the Via asked for ``rport``; otherwise the
-Contact's host and port. A Contact from a WebSocket is never resolved (RFC 7118 §5).
+Where to reach a contact later is decided here too. While the connection a contact registered
+on is open, requests go over it. The address kept for later is: the packet source when the
+Contact is a WebSocket one (a browser cannot be connected to; never resolved, RFC 7118 §5),
+``nat=force_rport`` is on (or ``auto_force_rport`` and NAT is detected), or the Via asked for
+``rport``; otherwise the Contact's host and port. Over TCP/TLS the source port is an ephemeral
+one nothing listens on, so the address to connect to once the connection has closed is the
+source host at the Contact's port (5060, 5061 for TLS/sips): the Contact's host is that very
+host for a phone on the LAN, an unreachable private one behind NAT, or a name pbx would have to
+resolve.
 """
 
 from __future__ import annotations
@@ -252,6 +257,9 @@ class Registrar:
 
     def _target(self, request: Request, flow: Flow, peer: RegistrarPeer, uri: SipUri) -> Address:
         """Where requests to this contact will go (see the module docstring)."""
+        default = 5061 if uri.scheme == "sips" or uri.transport == "tls" else 5060
+        if flow.connection_oriented and not flow.kind.websocket:
+            return Address(flow.remote.host, uri.port or default)
         if (
             flow.connection_oriented
             or (uri.transport or "") in ("ws", "wss")
@@ -264,7 +272,6 @@ class Registrar:
             # pbx resolves no names for contacts: reaching the source is what a NATed or
             # name-advertising phone needs anyway, and it keeps REGISTER free of DNS.
             return flow.remote
-        default = 5061 if uri.scheme == "sips" or uri.transport == "tls" else 5060
         return Address(uri.host, uri.port or default)
 
     def _bind(

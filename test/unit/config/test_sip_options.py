@@ -48,7 +48,8 @@ dtlsfingerprint nat qualify qualifyfreq keepalive directmedia allow disallow dtm
 permit deny contactpermit contactdeny call-limit busylevel callcounter description rtptimeout
 rtpholdtimeout rtpkeepalive session-timers session-expires session-minse session-refresher
 setvar language accountcode amaflags webrtc max_contacts udpbindaddr tcpenable tcpbindaddr
-tlsenable tlsbindaddr tlscertfile tlsprivatekey tlscafile tlscipher websocket_enabled allowguest
+tlsenable tlsbindaddr tlscertfile tlsprivatekey tlscafile tlsdontverifyserver
+tlscipher websocket_enabled allowguest
 alwaysauthreject realm useragent sdpsession sdpowner minexpiry maxexpiry defaultexpiry
 allowoverlap externaddr media_address localnet qualifygap maxmessagesize
 """.split()

@@ -311,9 +311,26 @@ class FlowIndexTests(SynchronousTestCase):
         self.assertEqual(location.flow_closed(WS1), [])
         self.assertEqual(location.flow_closed(UDP), [])  # datagrams have no connection
         self.assertEqual(sorted(b.aor for b in location), ["bob", "carol", "dave"])
-        self.assertEqual(location.flow_closed(TCP), [on_tcp])
         self.assertEqual(location.flow_closed(WS2), [on_ws2])
-        self.assertEqual(list(location), [on_udp])
+        self.assertEqual(sorted(b.aor for b in location), ["carol", "dave"])
+
+    def test_a_plain_tcp_binding_outlives_its_connection(self) -> None:
+        # chan_sip keeps a TCP registration; pbx reconnects to its target when needed.
+        location = Location()
+        on_tcp = binding("sip:c@192.0.2.10;transport=tcp", aor="carol", flow=TCP)
+        location.save(on_tcp, 1)
+        self.assertEqual(location.flow_closed(TCP), [])
+        self.assertEqual(location.lookup("carol"), [on_tcp])
+        self.assertIsNone(on_tcp.flow)  # requests now go to its target, not the closed flow
+        self.assertEqual(location.flow_closed(TCP), [])
+
+    def test_an_outbound_tcp_binding_ends_with_its_flow(self) -> None:
+        # RFC 5626 §4.4: the UA that registered with reg-id reconnects and registers again.
+        location = Location()
+        outbound = binding("sip:c@192.0.2.10;transport=tcp", flow=TCP, instance=INSTANCE, reg_id=1)
+        location.save(outbound, 1)
+        self.assertEqual(location.flow_closed(TCP), [outbound])
+        self.assertEqual(len(location), 0)
 
     def test_several_bindings_on_one_connection(self) -> None:
         location = Location()

@@ -820,12 +820,22 @@ class TargetTests(RegistrarTestCase):
         contact = "<sip:x@abc.invalid;transport=ws>"
         self.assertEqual(self.target(NAT_NO, contact=contact), PHONE)
 
-    def test_connection_flows_use_the_connection(self) -> None:
+    def test_tcp_contacts_are_reconnected_to_at_their_listening_port(self) -> None:
+        # The source port of a TCP connection is ephemeral: once the connection is gone, pbx
+        # connects to the port the Contact names, at the host the connection came from.
         tcp = Flow(TCP, PBX, Address("192.0.2.10", 49152), conn_id=2)
-        via = "SIP/2.0/TCP 192.0.2.10:5060;branch=z9hG4bK-t"
-        self.assertEqual(
-            self.target(NAT_NO, tcp, "<sip:alice@192.0.2.10;transport=tcp>", via), tcp.remote
-        )
+        via = "SIP/2.0/TCP 192.0.2.10:5060;rport;branch=z9hG4bK-t"
+        for nat, contact, expected in (
+            (NAT_NO, "<sip:alice@192.0.2.10;transport=tcp>", 5060),
+            (NatFlags(force_rport=True), "<sip:alice@192.0.2.10:5070;transport=tcp>", 5070),
+            (NAT_NO, "<sip:alice@10.0.0.5:5070;transport=tcp>", 5070),  # behind NAT
+            (NAT_NO, "<sip:alice@phone.example.com;transport=tcp>", 5060),  # not resolved
+            (NAT_NO, "<sips:alice@192.0.2.10>", 5061),
+        ):
+            with self.subTest(contact=contact):
+                self.assertEqual(
+                    self.target(nat, tcp, contact, via), Address("192.0.2.10", expected)
+                )
 
     def test_browser_contact_with_invalid_host(self) -> None:
         h = Harness(Peer("alice", secret="", nat=NAT_NO, transports=(WS,)))
