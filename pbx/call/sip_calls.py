@@ -36,7 +36,7 @@ from pbx.core.clock import Cancellable
 from pbx.core.errors import MediaError
 from pbx.sdp.model import SessionDescription
 from pbx.sdp.negotiator import SdpSession, check_offer
-from pbx.sip.auth import AuthResult, Credentials, DigestAuthenticator
+from pbx.sip.auth import AuthResult, Credentials, DigestAuthenticator, DigestLogin
 from pbx.sip.dialog import DialogId
 from pbx.sip.flow import Flow
 from pbx.sip.headers import Auth
@@ -619,7 +619,7 @@ class SipCalls:
             ],
             body=offer.to_bytes(),
         )
-        leg = OutboundLeg(self.ctx, channel, media, sdp, request, flow)
+        leg = OutboundLeg(self.ctx, channel, media, sdp, request, flow, outbound_login(peer))
         channel.driver = leg
         channel.media = media
         channel.sounds = self.sounds
@@ -629,6 +629,19 @@ class SipCalls:
         self._remember(leg)
         self.hooks.channel_created(channel)
         return channel, leg
+
+
+def outbound_login(peer: PeerConfig) -> DigestLogin | None:
+    """Who pbx is when ``peer`` challenges its INVITE: chan_sip's ``remotesecret`` (else
+    ``secret``/``md5secret``) under ``defaultuser`` — else ``fromuser``, else the peer's name,
+    where chan_sip would give up; ``None`` without any secret."""
+    if peer.remotesecret:
+        credentials = Credentials(peer.remotesecret)
+    elif peer.secret or peer.md5secret:
+        credentials = Credentials(peer.secret, peer.md5secret)
+    else:
+        return None
+    return DigestLogin(peer.defaultuser or peer.fromuser or peer.name, credentials)
 
 
 def _media_dead(channel: Channel, reason: str) -> None:

@@ -30,12 +30,14 @@ from pbx.core.errors import LocalProtocolError
 from pbx.core.tokens import TokenSource
 from pbx.sdp.model import SessionDescription
 from pbx.sdp.negotiator import NegotiatedMedia, NotAcceptable, SdpSession
+from pbx.sip.auth import DigestLogin, digest_answer
 from pbx.sip.dialog import Dialog
 from pbx.sip.flow import Flow
+from pbx.sip.headers import Auth, Headers
 from pbx.sip.message import Request, Response, SipParseError, make_response
 from pbx.sip.transaction.base import ClientTransaction, ServerTransaction, State
 from pbx.sip.transaction.layer import TransactionLayer
-from pbx.sip.ua import new_branch
+from pbx.sip.ua import new_branch, via_value
 
 if TYPE_CHECKING:
     from pbx.call.channel import Channel
@@ -667,10 +669,13 @@ class OutboundLeg(SipLeg):
         sdp: SdpSession,
         request: Request,
         flow: Flow,
+        login: DigestLogin | None = None,
     ) -> None:
         super().__init__(ctx, channel, media, sdp)
         self.request = request
         self.flow = flow
+        self.login = login
+        self._authenticated = False
         self.tx: ClientTransaction | None = None
         self.provisional = False
         self.answered = False
@@ -761,9 +766,63 @@ class OutboundLeg(SipLeg):
             if self.on_answer is not None:
                 self.on_answer()
             return
+        if status in (401, 407) and self._authenticate(response):
+            return
         if self.sdp.state.name == "LOCAL_OFFER":
             self.sdp.cancel_offer()
         self._failed(causes.sip_to_cause(status), status, response.reason)
+
+    def _authenticate(self, response: Response) -> bool:
+        """§22.2: send the INVITE again, once, with credentials answering the peer's challenge
+        (a trunk that authenticates calls); a second challenge fails the call like chan_sip's."""
+        if self.login is None or self._authenticated or self.terminated or self.cancel_pending:
+            return False
+        name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+        answer = None
+        for value in response.headers.get_all(name):
+            try:
+                challenge = Auth.parse(value, name)
+            except SipParseError:
+                continue
+            answer = digest_answer(
+                challenge, "INVITE", self.request.uri, self.login, self.ctx.tokens.hex(8)
+            )
+            if answer is not None:
+                break
+        if answer is None:
+            log.warning(
+                "Cannot answer the %d challenge of %s to %s (username '%s')",
+                response.status,
+                self.channel.peer_name,
+                self.channel.name,
+                self.login.username,
+                extra={"channel": self.channel.name},
+            )
+            return False
+        self._authenticated = True
+        # §22.2: same Call-ID, From tag and body; a new branch and the next CSeq.
+        request = Request(
+            self.request.method,
+            self.request.uri,
+            Headers(self.request.headers.items()),
+            self.request.body,
+        )
+        local = self.ctx.advertised(self.flow)
+        request.headers.replace_first(
+            "Via", via_value(self.flow, local, new_branch(self.ctx.tokens))
+        )
+        request.headers.set("CSeq", f"{self.request.cseq.seq + 1} INVITE")
+        request.headers.add(
+            "Authorization" if response.status == 401 else "Proxy-Authorization", str(answer)
+        )
+        old = self.tx
+        if old is not None:
+            old.on_response = old.on_timeout = old.on_transport_error = None
+        self.request = request
+        self.provisional = False
+        self.dialog = None
+        self.start()
+        return True
 
     def _take_answer(self, response: Response) -> bool:
         try:
@@ -829,8 +888,6 @@ class OutboundLeg(SipLeg):
 
     def _send_cancel(self) -> None:
         """§9.1: same Request-URI, Call-ID, To, From, CSeq number and top Via as the INVITE."""
-        from pbx.sip.headers import Headers
-
         headers = Headers()
         invite = self.request
         headers.add("Via", invite.headers.get_all("Via")[0])

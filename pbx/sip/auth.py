@@ -5,6 +5,10 @@ chan_sip always challenges with ``401`` (never ``407``: it is not a proxy) and a
 answer with MD5; an answer using ``algorithm=SHA-256`` (RFC 8760) is accepted too, and so are
 ``qop=auth`` answers (RFC 2617 §3.2.2) when a client adds them on its own.
 
+When pbx is the one challenged (a peer it calls answers ``401``/``407``), :func:`digest_answer`
+makes the ``Authorization`` that answers it (RFC 3261 §22.2-22.3): MD5 or SHA-256, ``qop=auth``
+when offered, ``opaque`` echoed, from the peer's credentials as chan_sip picks them.
+
 Nonces are stateless: ``<issue time hex>.<HMAC tag>``, so checking freshness needs only ``now`` and
 the server's key, and thousands of registering users cost no memory. A nonce is *stale* once it
 is older than ``nonce_lifetime``. A correct answer over a nonce that is stale or not ours (one
@@ -174,3 +178,52 @@ class DigestAuthenticator:
         # by another server) proves the password: stale=true lets the client retry without
         # asking its user (RFC 2617 §3.2.1; chan_sip does the same for any wrong nonce).
         return AuthResult.STALE if matches else AuthResult.BAD_NONCE
+
+
+@dataclass(frozen=True, slots=True)
+class DigestLogin:
+    """Who pbx is when a peer challenges it: chan_sip's ``defaultuser`` with ``remotesecret``
+    (else ``secret``/``md5secret``)."""
+
+    username: str
+    credentials: Credentials
+
+
+def digest_answer(
+    challenge: Auth, method: str, uri: str, login: DigestLogin, cnonce: str
+) -> Auth | None:
+    """The credentials answering ``challenge`` for ``method uri`` (RFC 3261 §22.2, RFC 7616
+    §3.4), or ``None`` when ``login`` cannot answer it: not Digest, an algorithm other than MD5
+    or SHA-256 (``-sess`` variants included), only ``qop=auth-int`` offered, no nonce, or no
+    usable secret (``md5secret`` answers MD5 only)."""
+    params = challenge.params
+    nonce = params.get("nonce")
+    algorithm = params.get("algorithm", "MD5")
+    if challenge.scheme.lower() != "digest" or nonce is None:
+        return None
+    canonical = algorithm.upper()
+    if canonical not in _CONSTRUCTORS:
+        return None
+    realm = params.get("realm", "")
+    ha1 = login.credentials.ha1(canonical, login.username, realm)
+    if ha1 is None:
+        return None
+    offered = {q.strip().lower() for q in params.get("qop", "").split(",") if q.strip()}
+    if offered and "auth" not in offered:
+        return None
+    answer = {"username": login.username, "realm": realm, "nonce": nonce, "uri": uri}
+    if offered:
+        nc = "00000001"  # one answer per nonce: pbx never reuses a challenge
+        answer["response"] = compute_response(
+            canonical, ha1, nonce, method, uri, "auth", nc, cnonce
+        )
+        answer["algorithm"] = algorithm
+        answer["cnonce"] = cnonce
+        answer["qop"] = "auth"
+        answer["nc"] = nc
+    else:
+        answer["response"] = compute_response(canonical, ha1, nonce, method, uri)
+        answer["algorithm"] = algorithm
+    if "opaque" in params:
+        answer["opaque"] = params["opaque"]
+    return Auth("Digest", answer)

@@ -137,12 +137,13 @@ def test_a_tcp_registration_outlives_its_connection(pbx: Daemon, sipp_dir: SippD
 
 # -- TLS: pbx to pbx ---------------------------------------------------------------------------
 # Debian's sipp has no TLS; the TLS server here is a second pbx (its local CA made the server
-# certificate), called through a static peer of the first one, as two offices trunked together.
+# certificate), called through a static peer of the first one, as two offices trunked together;
+# the far end authenticates the calls it gets (401), as a provider would.
 @pytest.fixture(scope="module")
 def far_end(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     peers = {
-        "office": {"type": "peer", "host": "127.0.0.1", "insecure": "port,invite",
-                   "transport": "tls", "context": "trunk"},
+        "office": {"type": "friend", "host": "127.0.0.1", "insecure": "port",
+                   "secret": "office-pw", "transport": "tls", "context": "trunk"},
     }  # fmt: skip
     dialplan = "[phones]\n[trunk]\nexten => 400,1,Busy()\n"
     root = tmp_path_factory.mktemp("tls-far-end")
@@ -159,7 +160,7 @@ def test_tls_trunk_verifies_the_far_end(far_end: Daemon, tmp_path: Path) -> None
         "desk1",
         "far",
         far={"type": "peer", "host": "127.0.0.1", "port": str(far_end.tls_port),
-             "transport": "tls"},
+             "transport": "tls", "defaultuser": "office", "remotesecret": "office-pw"},
     )  # fmt: skip
     dialplan = (
         "[phones]\n"
@@ -173,7 +174,8 @@ def test_tls_trunk_verifies_the_far_end(far_end: Daemon, tmp_path: Path) -> None
         assert db_get(pbx, "test", "far") == "CHANUNAVAIL"
         warning = f"Unable to connect SIP TLS socket to 127.0.0.1:{far_end.tls_port}: TLS "
         assert warning + "certificate verify failed" in pbx.output(), pbx.describe()
-        # With tlscafile naming it (sip reload), the call reaches the far end, which is busy.
+        # With tlscafile naming it (sip reload), the call reaches the far end, which challenges
+        # it (pbx answers as defaultuser with remotesecret) and is busy.
         pbx.general["tlscafile"] = str(far_end.dbdir / "tls" / "ca.crt")
         pbx.write_config()
         assert pbx.rx("sip reload").returncode == 0

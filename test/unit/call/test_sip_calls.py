@@ -7,6 +7,8 @@ resolution and the INVITE ``originate`` builds.
 
 from __future__ import annotations
 
+import hashlib
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.call.channel import Channel
@@ -15,7 +17,9 @@ from pbx.core import causes
 from pbx.core.addr import Address, TransportKind
 from pbx.core.errors import MediaError
 from pbx.sdp.model import SessionDescription
+from pbx.sip.auth import compute_response
 from pbx.sip.flow import Flow
+from pbx.sip.headers import Auth
 from pbx.sip.message import Request, Response
 from test.unit.call.fakes import (
     PBX_UDP,
@@ -605,6 +609,69 @@ class OriginateTests(SynchronousTestCase):
         assert not isinstance(made, int)
         from_ = made[1].request.headers.get("From") or ""
         self.assertTrue(from_.startswith('"Desk One" <sip:pbx@example.org>;tag='), from_)
+
+    def trunk_call(self, h: CallsHarness) -> tuple[Channel, OutboundLeg, Request]:
+        (target,), _ = h.sip.resolve("trunk/100", h.now)
+        made = h.sip.originate(self.caller(h), target, None)
+        assert not isinstance(made, int)
+        channel, leg = made
+        failures: list[tuple[int, int, str]] = []
+        leg.on_failure = lambda *failure: failures.append(failure)
+        leg.start()
+        (sent,) = h.network.sent()
+        assert isinstance(sent, Request)
+        return channel, leg, sent
+
+    def test_a_challenging_trunk_gets_remotesecret_under_defaultuser(self) -> None:
+        conf = "context=from-trunk\ndefaultuser=pbx1\nsecret=in\nremotesecret=out\n"
+        h = harness(CONF.replace("context=from-trunk\n", conf, 1))
+        _channel, leg, first = self.trunk_call(h)
+        # A real Asterisk 401 (chan_sip's challenge: MD5, no qop).
+        h.network.deliver(reply(first, load("asterisk-401-invite.sip")), TRUNK)
+        ack, again = h.network.sent()
+        assert isinstance(ack, Request) and isinstance(again, Request)
+        self.assertEqual((ack.method, again.method), ("ACK", "INVITE"))
+        self.assertEqual(
+            (again.call_id, again.uri, again.body), (first.call_id, first.uri, first.body)
+        )
+        self.assertEqual(again.headers.get("From"), first.headers.get("From"))
+        self.assertEqual(again.cseq.seq, first.cseq.seq + 1)
+        self.assertNotEqual(again.top_via.branch, first.top_via.branch)
+        auth = Auth.parse(again.headers.get("Authorization") or "")
+        ha1 = hashlib.md5(b"pbx1:asterisk:out").hexdigest()
+        self.assertEqual(
+            (auth.params["username"], auth.params["realm"], auth.params["nonce"]),
+            ("pbx1", "asterisk", "374b481d"),
+        )
+        self.assertEqual(
+            auth.params["response"], compute_response("MD5", ha1, "374b481d", "INVITE", first.uri)
+        )
+        # The trunk answers: the dialog is the second INVITE's (its CSeq for the ACK).
+        h.network.deliver(reply(again, load("asterisk-200-invite.sip")), TRUNK)
+        (ack2,) = h.network.sent()
+        assert isinstance(ack2, Request)
+        self.assertEqual((ack2.method, ack2.cseq.seq), ("ACK", again.cseq.seq))
+        self.assertTrue(leg.answered)
+
+    def test_a_second_challenge_fails_the_call(self) -> None:
+        h = harness(CONF.replace("context=from-trunk\n", "context=from-trunk\nsecret=s\n", 1))
+        channel, leg, first = self.trunk_call(h)
+        h.network.deliver(reply(first, load("asterisk-401-invite.sip")), TRUNK)
+        _ack, again = h.network.sent()
+        assert isinstance(again, Request)
+        self.assertIn('username="trunk"', again.headers.get("Authorization") or "")
+        h.network.deliver(reply(again, load("asterisk-401-invite.sip")), TRUNK)
+        (ack,) = h.network.sent()  # no third INVITE
+        assert isinstance(ack, Request)
+        self.assertEqual(ack.method, "ACK")
+        self.assertTrue(leg.terminated)
+
+    def test_without_a_secret_a_challenge_fails_at_once(self) -> None:
+        h = harness()
+        _channel, leg, first = self.trunk_call(h)
+        h.network.deliver(reply(first, load("asterisk-401-invite.sip")), TRUNK)
+        self.assertEqual([m.method for m in h.network.sent()], ["ACK"])  # type: ignore[union-attr]
+        self.assertTrue(leg.terminated)
 
     def test_direct_address_uses_the_guest_profile(self) -> None:
         h = harness()

@@ -14,7 +14,9 @@ from pbx.sip.auth import (
     AuthResult,
     Credentials,
     DigestAuthenticator,
+    DigestLogin,
     compute_response,
+    digest_answer,
 )
 from pbx.sip.headers import Auth
 from pbx.sip.message import parse_message
@@ -393,3 +395,67 @@ class VerifyTests(SynchronousTestCase):
             },
         )
         self.assertIs(self.verify(auth), AuthResult.OK)
+
+
+class DigestAnswerTests(SynchronousTestCase):
+    """pbx answering a challenge (a trunk that authenticates pbx's INVITEs)."""
+
+    MUFASA = DigestLogin("Mufasa", Credentials("Circle Of Life"))
+
+    def test_rfc2617_vector_with_qop_auth(self) -> None:
+        challenge = Auth.parse(
+            'Digest realm="testrealm@host.com", qop="auth,auth-int", '
+            'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", '
+            'opaque="5ccc069c403ebaf9f0171e9517f40e41"'
+        )
+        answer = digest_answer(challenge, "GET", "/dir/index.html", self.MUFASA, "0a4f113b")
+        assert answer is not None
+        self.assertEqual(answer.params["response"], "6629fae49393a05397450978507c4ef1")
+        self.assertEqual(
+            str(answer),
+            'Digest username="Mufasa", realm="testrealm@host.com", '
+            'nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/dir/index.html", '
+            'response="6629fae49393a05397450978507c4ef1", algorithm=MD5, cnonce="0a4f113b", '
+            'qop=auth, nc=00000001, opaque="5ccc069c403ebaf9f0171e9517f40e41"',
+        )
+
+    def test_rfc7616_sha256_vector(self) -> None:
+        challenge = Auth.parse(
+            'Digest realm="http-auth@example.org", qop="auth, auth-int", algorithm=SHA-256, '
+            'nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", '
+            'opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"'
+        )
+        login = DigestLogin("Mufasa", Credentials("Circle of Life"))
+        cnonce = "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ"
+        answer = digest_answer(challenge, "GET", "/dir/index.html", login, cnonce)
+        assert answer is not None
+        self.assertEqual(
+            answer.params["response"],
+            "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1",
+        )
+
+    def test_answers_what_our_own_verifier_accepts(self) -> None:
+        # chan_sip's challenge shape (no qop), answered and checked by the registrar's code.
+        server = DigestAuthenticator("asterisk", b"k" * 32)
+        challenge = Auth.parse(server.challenge(100.0))
+        login = DigestLogin("office", Credentials("s3cret"))
+        answer = digest_answer(challenge, "INVITE", "sip:400@127.0.0.1", login, "c")
+        assert answer is not None
+        self.assertNotIn("qop", answer.params)
+        result = server.verify(
+            Auth.parse(str(answer)), "INVITE", "office", Credentials("s3cret"), 101.0
+        )
+        self.assertEqual(result, AuthResult.OK)
+
+    def test_what_cannot_be_answered(self) -> None:
+        md5_only = DigestLogin("u", Credentials(md5secret="0" * 32))
+        for text, login in (
+            ('Basic realm="x"', self.MUFASA),
+            ('Digest realm="x"', self.MUFASA),  # no nonce
+            ('Digest realm="x", nonce="n", algorithm=MD5-sess', self.MUFASA),
+            ('Digest realm="x", nonce="n", qop="auth-int"', self.MUFASA),
+            ('Digest realm="x", nonce="n", algorithm=SHA-256', md5_only),
+            ('Digest realm="x", nonce="n"', DigestLogin("u", Credentials())),
+        ):
+            with self.subTest(text):
+                self.assertIsNone(digest_answer(Auth.parse(text), "INVITE", "sip:x", login, "c"))
