@@ -1,10 +1,12 @@
 """The SIP transaction user: what pbx does with each request and response it receives.
 
-REGISTER goes to the registrar (with persistence, logs and qualify hooks), OPTIONS is answered
-here (chan_sip answers 200 with Allow/Accept/Supported), ACKs to our 2xx and in-dialog requests
-go to the call layer, anything else we do not implement gets 501. Qualify pings leave from here
-too. The endpoint never touches a socket: it talks to a :class:`Transports` Protocol for flows
-and to the transaction layer for sending.
+A request of a method pbx implements that ``Require``s an option tag pbx does not gets 420 Bad
+Extension before anything else looks at it (RFC 3261 §8.2.2.3, :mod:`pbx.sip.option_tags`),
+in-dialog requests included. Then REGISTER goes to the registrar (with persistence, logs and
+qualify hooks), OPTIONS is answered here (chan_sip answers 200 with Allow/Accept/Supported), ACKs
+to our 2xx and in-dialog requests go to the call layer, anything else we do not implement gets
+501. Qualify pings leave from here too. The endpoint never touches a socket: it talks to a
+:class:`Transports` Protocol for flows and to the transaction layer for sending.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pbx.core.tokens import TokenSource
 from pbx.sip.flow import Flow
 from pbx.sip.location import Binding
 from pbx.sip.message import Request, Response, make_response
+from pbx.sip.option_tags import supported_header, unsupported_required
 from pbx.sip.registrar import Registrar, nat_detected
 from pbx.sip.transaction.base import ClientTransaction, ServerTransaction
 from pbx.sip.transaction.layer import TransactionLayer
@@ -34,9 +37,10 @@ CallHandler = Callable[[Request, Flow, "ServerTransaction | None", float], bool]
 """Takes INVITE, in-dialog requests and ACKs; returns False for requests it does not own."""
 
 ALLOW = "INVITE, ACK, CANCEL, OPTIONS, BYE, REGISTER, INFO"
-#: Extensions pbx implements: RFC 5626 flow-bound registrations (+sip.instance/reg-id, CRLF
-#: keepalives). chan_sip's "replaces, timer" are not claimed: pbx does neither yet.
-SUPPORTED = "outbound"
+#: Methods whose ``Require`` is checked (RFC 3261 §8.2.2.3 exempts ACK and CANCEL): those pbx
+#: implements, UPDATE included (a dialog answers a bodiless one). Any other method is answered
+#: 501 whatever it requires, as §8.2.1 inspects the method first.
+REQUIRE_CHECKED = frozenset({"INVITE", "BYE", "OPTIONS", "REGISTER", "INFO", "UPDATE"})
 
 
 class Transports(Protocol):
@@ -102,6 +106,8 @@ class SipEndpoint:
             if self.call_handler is not None:
                 self.call_handler(request, flow, None, now)
             return
+        if method in REQUIRE_CHECKED and self._bad_extension(request, flow, tx, now):
+            return
         if method == "REGISTER":
             self._register(request, flow, tx, now)
         elif method == "OPTIONS":
@@ -125,6 +131,30 @@ class SipEndpoint:
         response = make_response(request, status, reason, to_tag=self.tokens.hex(4))
         response.headers.add("Server", self.settings.useragent)
         return response
+
+    def _bad_extension(
+        self, request: Request, flow: Flow, tx: ServerTransaction, now: float
+    ) -> bool:
+        """Answer 420 when ``request`` requires extensions pbx lacks; True when it did so.
+
+        Checked before authentication, as chan_sip does for INVITE: the answer says only what
+        pbx cannot do, and spares the caller a challenge round for a request bound to fail.
+        """
+        unsupported = unsupported_required(request)
+        if not unsupported:
+            return False
+        response = self._response(request, 420)
+        response.headers.add("Unsupported", ", ".join(unsupported))
+        tx.respond(response, now)
+        log.warning(
+            "Received SIP %s from %s with unsupported required extension: "
+            "required:%s unsupported:%s",
+            request.method,
+            flow.remote,
+            ", ".join(request.headers.get_all("Require")),
+            ", ".join(unsupported),
+        )
+        return True
 
     def _register(self, request: Request, flow: Flow, tx: ServerTransaction, now: float) -> None:
         outcome = self.registrar.handle(request, flow, now)
@@ -176,7 +206,7 @@ class SipEndpoint:
         response.headers.add("Allow", ALLOW)
         response.headers.add("Accept", "application/sdp")
         response.headers.add("Accept-Language", "en")
-        response.headers.add("Supported", SUPPORTED)
+        response.headers.add("Supported", supported_header())
         tx.respond(response, now)
 
     # -- qualify -----------------------------------------------------------------------------

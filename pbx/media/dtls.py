@@ -12,6 +12,12 @@ OpenSSL cannot do DTLS 1.3), ``VERIFY_PEER | VERIFY_FAIL_IF_NO_PEER_CERT`` (whic
 server send a CertificateRequest), ciphertext MTU 1200 with ``OP_NO_QUERY_MTU``, no cookie
 exchange (ICE has already authenticated the peer's address).
 
+Alerts (RFC 5246 §7.2) are logged once each, received or sent, fatal or warning, by name and
+with both sides' fingerprints under the peer's ``a=fingerprint`` hash: ours, the peer's
+``a=fingerprint``, and whether the certificate the peer presented matches it (its fingerprint when
+not). Each is shortened to its first and last four bytes, enough to tell certificates apart
+against an SDP; a mismatch is also logged once in full.
+
 Output packetizing: the memory BIO loses datagram boundaries, so everything OpenSSL wrote is split
 at DTLS record headers (13 bytes, length at offset 11) and whole records are packed into
 datagrams of at most 1200 bytes.
@@ -208,6 +214,9 @@ class DtlsEndpoint:
         self._hash_function = remote_fingerprint[0].lower()
         self._hash = hash_algorithm(self._hash_function)
         self._expected = parse_fingerprint(remote_fingerprint[1])
+        self._ours = certificate.fingerprint(self._hash)
+        #: The fingerprint of the certificate the peer presented, once it has.
+        self._presented: bytes | None = None
         self._mismatch: str | None = None
         self._alert_received: str | None = None
         self._keys: SrtpKeys | None = None
@@ -437,6 +446,7 @@ class DtlsEndpoint:
         if depth != 0:
             return True
         digest = cert.to_cryptography().fingerprint(self._hash)
+        self._presented = digest
         if digest == self._expected:
             return True
         self._mismatch = (
@@ -452,9 +462,28 @@ class DtlsEndpoint:
             level = "fatal" if ret >> 8 == 2 else "warning"
             name = ALERT_NAMES.get(ret & 0xFF, f"alert {ret & 0xFF}")
             direction = "received" if where & SSL.SSL_CB_READ else "sent"
-            logger.info("%sDTLS %s %s alert %s", self._who, direction, level, name)
+            logger.info(
+                "%sDTLS %s %s alert %s (%s)",
+                self._who,
+                direction,
+                level,
+                name,
+                self._fingerprints(),
+            )
             if direction == "received" and level == "fatal":
                 self._alert_received = name
+
+    def _fingerprints(self) -> str:
+        """Ours, the peer's ``a=fingerprint`` and its certificate's, shortened, for alert lines."""
+        text = (
+            f"{self._hash_function} ours {_short(self._ours)}, "
+            f"peer a=fingerprint {_short(self._expected)}"
+        )
+        if self._presented is None:
+            return f"{text}, no peer certificate yet"
+        if self._presented == self._expected:
+            return f"{text} matches its certificate"
+        return f"{text}, peer certificate {_short(self._presented)}"
 
     def _failure_text(self, what: str, exc: SSL.Error) -> str:
         if self._mismatch is not None:
@@ -477,6 +506,13 @@ class DtlsEndpoint:
                 f"DTLS state {self.state.value} -> {new_state.value} is not allowed"
             )
         self.state = new_state
+
+
+def _short(digest: bytes) -> str:
+    """A fingerprint as its first and last four bytes in ``a=fingerprint`` notation."""
+    if len(digest) <= 8:
+        return digest.hex(":").upper()
+    return f"{digest[:4].hex(':').upper()}...{digest[-4:].hex(':').upper()}"
 
 
 def _describe(exc: SSL.Error) -> str:

@@ -5,7 +5,8 @@ parser's response hint (400 with a reason phrase naming the problem, 505, 513); 
 dropped. Whatever came in, the listener keeps answering: every case is followed by a good
 OPTIONS that must get its 200. On TCP, a client that loses framing is disconnected and no other
 connection notices. sipp cannot put such bytes on the wire exactly, so these tests use the raw
-client of :mod:`test.integration.sipua`; ``test_register_sipp`` runs sipp's malformed.xml.
+client of :mod:`test.integration.sipua`; ``test_register_sipp`` runs sipp's malformed.xml. Also
+here: a well-formed INVITE that requires an extension pbx lacks gets 420 (RFC 3261 §8.2.2.3).
 """
 
 from __future__ import annotations
@@ -102,6 +103,43 @@ def test_bad_udp_request_is_answered_or_dropped_and_the_listener_survives(
             assert response.header("CSeq") is not None
             if name != "two-call-ids":
                 assert response.header("Call-ID") == call_id, response
+        assert_still_answers(client)
+
+
+def _ack(invite: bytes, final: SipMessage) -> bytes:
+    """The ACK for a non-2xx final response (RFC 3261 §17.1.1.3): the INVITE's Request-URI, Via,
+    From and Call-ID, the response's To (with its tag), CSeq method ACK, nothing else."""
+    head = invite.decode().split("\r\n\r\n", 1)[0].split("\r\n")
+    start = head[0].replace("INVITE ", "ACK ", 1)
+    keep = [line for line in head[1:] if line.split(":", 1)[0] in ("Via", "From", "Call-ID")]
+    cseq = (final.header("CSeq") or "").replace("INVITE", "ACK")
+    lines = [start, *keep, f"To: {final.header('To')}", f"CSeq: {cseq}", "Max-Forwards: 70"]
+    return "\r\n".join([*lines, "Content-Length: 0", "", ""]).encode()
+
+
+def test_udp_invite_requiring_100rel_gets_420_and_the_listener_survives(daemon: Daemon) -> None:
+    """RFC 3261 §8.2.2.3: a required extension pbx lacks (PRACK, RFC 3262) is refused with 420
+    and an ``Unsupported`` naming exactly it; ``Supported`` tags ask nothing of pbx."""
+    call_id = secrets.token_hex(8)
+    with SipClient("udp", daemon.udp) as client:
+        invite = client.request(
+            "INVITE",
+            "desk1",
+            call_id=call_id,
+            headers=[
+                ("Contact", client.contact("desk1")),
+                ("Supported", "timer, replaces"),
+                ("Require", "100rel"),
+            ],
+        )
+        client.send(invite)
+        response = client.final()
+        assert response is not None, "no answer to an INVITE requiring 100rel"
+        assert (response.status, response.reason) == (420, "Bad Extension"), response
+        assert response.all("Unsupported") == ["100rel"], response
+        assert response.header("Call-ID") == call_id, response
+        client.send(_ack(invite, response))
+        assert client.recv(0.7) is None, "the 420 came again (Timer G, 0.5 s): ACK not matched"
         assert_still_answers(client)
 
 

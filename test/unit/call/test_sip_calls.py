@@ -217,6 +217,27 @@ class MatchingTests(SynchronousTestCase):
         self.assertEqual((channel.peer_name, context), ("trunk", "from-trunk"))
         self.assertEqual((channel.caller_id_num, channel.caller_id_name), ("+15550100", "Carrier"))
 
+    def test_insecure_invite_skips_the_challenge_of_a_peer_with_a_secret(self) -> None:
+        """chan_sip: ``insecure=invite`` lets a matched peer call without digest, secret or not."""
+        h = harness(CONF.replace("insecure=invite\n", "insecure=invite\nsecret=trunkpass\n", 1))
+        peer = h.peers.get("trunk")
+        assert peer is not None
+        self.assertEqual((peer.secret, peer.insecure.invite), ("trunkpass", True))
+        h.network.deliver(invite(from_user("+15550100")), TRUNK)
+        self.assertEqual(h.network.statuses(), [100])
+        channel, context, _ = h.started[0]
+        self.assertEqual((channel.peer_name, context), ("trunk", "from-trunk"))
+
+    def test_the_same_peer_without_insecure_invite_is_challenged(self) -> None:
+        h = harness(CONF.replace("insecure=invite\n", "secret=trunkpass\n", 1))
+        h.network.deliver(invite(from_user("+15550100")), TRUNK)
+        response = final(h)
+        self.assertEqual((response.status, h.started), (401, []))
+        self.assertIn('realm="pbx-test"', response.headers.get("WWW-Authenticate") or "")
+        again = invite(from_user("+15550100"), ("z9hG4bK05a5c07a84fb15f8", "z9hG4bKagain"))
+        h.network.deliver(authenticated(h, again, "trunk", "trunkpass"), TRUNK)
+        self.assertEqual(h.started[0][0].peer_name, "trunk")
+
     def test_source_port_must_match_unless_insecure_port(self) -> None:
         h = harness()
         other_port = Flow(TransportKind.UDP, PBX_UDP, Address("127.0.0.5", 5071))

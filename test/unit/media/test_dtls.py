@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import struct
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -77,6 +79,28 @@ def ferry(
             for datagram in datagrams:
                 target.receive(datagram, now)
     return flights
+
+
+def short(fingerprint: str) -> str:
+    """An ``a=fingerprint`` value as alert log lines show it: first and last four bytes."""
+    return f"{fingerprint[:11]}...{fingerprint[-11:]}"
+
+
+def output(logs: Any) -> list[str]:
+    """``logs.output`` with INFO spelled ``INFO`` even after pbx.app.logging has renamed the
+    level to Asterisk's ``VERBOSE`` (another test module imported it)."""
+    return [
+        f"{'INFO' if r.levelno == logging.INFO else r.levelname}:{r.name}:{r.getMessage()}"
+        for r in logs.records
+    ]
+
+
+def alert_lines(logs: Any) -> list[str]:
+    return [
+        line
+        for line in output(logs)
+        if line.startswith("INFO:pbx.media.dtls:DTLS ") and " alert " in line
+    ]
 
 
 def rtp_packet(seq: int) -> bytes:
@@ -279,8 +303,18 @@ class FingerprintMismatchTests(CertificatesMixin, SynchronousTestCase):
             f"a=fingerprint says sha-256 {wrong}",
         )
         self.assertEqual(server.failure_reason, "peer sent fatal alert unknown_ca")
-        self.assertIn("INFO:pbx.media.dtls:DTLS sent fatal alert unknown_ca", logs.output)
-        self.assertIn("INFO:pbx.media.dtls:DTLS received fatal alert unknown_ca", logs.output)
+        # One line per alert, each with both sides' fingerprints; the client saw the server's
+        # certificate, the server never got to see the client's.
+        alice, bob = short(self.alice.fingerprint()), short(self.bob.fingerprint())
+        self.assertEqual(
+            alert_lines(logs),
+            [
+                "INFO:pbx.media.dtls:DTLS sent fatal alert unknown_ca (sha-256 ours "
+                f"{alice}, peer a=fingerprint 00:00:00:00...00:00:00:00, peer certificate {bob})",
+                "INFO:pbx.media.dtls:DTLS received fatal alert unknown_ca (sha-256 ours "
+                f"{bob}, peer a=fingerprint {alice}, no peer certificate yet)",
+            ],
+        )
         self.assert_both_failed(client, server)
 
     def test_server_rejects_client_certificate(self) -> None:
@@ -288,7 +322,18 @@ class FingerprintMismatchTests(CertificatesMixin, SynchronousTestCase):
             self.alice, self.bob, server_expects=self.bob.fingerprint().lower()
         )
         client.start(0.0)
-        ferry(client, server, 0.0)
+        with self.assertLogs("pbx.media.dtls", "INFO") as logs:
+            ferry(client, server, 0.0)
+        alice, bob = short(self.alice.fingerprint()), short(self.bob.fingerprint())
+        self.assertEqual(
+            alert_lines(logs),
+            [
+                "INFO:pbx.media.dtls:DTLS sent fatal alert unknown_ca (sha-256 ours "
+                f"{bob}, peer a=fingerprint {bob}, peer certificate {alice})",
+                "INFO:pbx.media.dtls:DTLS received fatal alert unknown_ca (sha-256 ours "
+                f"{alice}, peer a=fingerprint {bob} matches its certificate)",
+            ],
+        )
         self.assertEqual(
             server.failure_reason,
             f"DTLS fingerprint mismatch: peer certificate is sha-256 {self.alice.fingerprint()}, "
@@ -296,6 +341,18 @@ class FingerprintMismatchTests(CertificatesMixin, SynchronousTestCase):
         )
         self.assertEqual(client.failure_reason, "peer sent fatal alert unknown_ca")
         self.assert_both_failed(client, server)
+
+    def test_a_truncated_a_fingerprint_is_shown_whole(self) -> None:
+        client, server = make_pair(self.alice, self.bob, client_expects="AB:CD")
+        client.start(0.0)
+        with self.assertLogs("pbx.media.dtls", "INFO") as logs:
+            ferry(client, server, 0.0)
+        self.assertIn(
+            "INFO:pbx.media.dtls:DTLS sent fatal alert unknown_ca (sha-256 ours "
+            f"{short(self.alice.fingerprint())}, peer a=fingerprint AB:CD, "
+            f"peer certificate {short(self.bob.fingerprint())})",
+            output(logs),
+        )
 
     def test_sha1_fingerprint(self) -> None:
         client = DtlsEndpoint(
@@ -514,13 +571,42 @@ class CloseTests(CertificatesMixin, SynchronousTestCase):
             self.assertEqual(alert[3:5], b"\x00\x01")
             server.receive(alert, 1.0)
         self.assertIs(server.state, DtlsState.CLOSED)
-        self.assertIn("INFO:pbx.media.dtls:DTLS received warning alert close_notify", logs.output)
+        alice, bob = short(self.alice.fingerprint()), short(self.bob.fingerprint())
+        self.assertEqual(
+            alert_lines(logs),
+            [
+                "INFO:pbx.media.dtls:DTLS sent warning alert close_notify (sha-256 ours "
+                f"{alice}, peer a=fingerprint {bob} matches its certificate)",
+                "INFO:pbx.media.dtls:DTLS received warning alert close_notify (sha-256 ours "
+                f"{bob}, peer a=fingerprint {alice} matches its certificate)",
+                "INFO:pbx.media.dtls:DTLS sent warning alert close_notify (sha-256 ours "
+                f"{bob}, peer a=fingerprint {alice} matches its certificate)",
+            ],
+        )
         (reply,) = server.outputs()  # RFC 5246 §7.2.1: close_notify in return
         client.receive(reply, 1.0)
         self.assertIs(client.state, DtlsState.CLOSED)
         self.assertIsNone(client.timer_at())
         client.close()
         self.assertEqual(client.outputs(), [])
+
+    def test_alert_lines_name_the_leg_and_use_the_peers_hash(self) -> None:
+        client = DtlsEndpoint(
+            *self.alice, "client", ("SHA-1", self.bob.fingerprint("sha-1")), name="SIP/desk1-0001"
+        )
+        server = DtlsEndpoint(*self.bob, "server", ("sha-1", self.alice.fingerprint("sha-1")))
+        client.start(0.0)
+        ferry(client, server, 0.0)
+        with self.assertLogs("pbx.media.dtls", "INFO") as logs:
+            client.close()
+        alice, bob = short(self.alice.fingerprint("sha-1")), short(self.bob.fingerprint("sha-1"))
+        self.assertEqual(
+            output(logs),
+            [
+                "INFO:pbx.media.dtls:SIP/desk1-0001: DTLS sent warning alert close_notify "
+                f"(sha-1 ours {alice}, peer a=fingerprint {bob} matches its certificate)"
+            ],
+        )
 
     def test_close_before_connected(self) -> None:
         client, server = make_pair(self.alice, self.bob)
