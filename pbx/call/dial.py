@@ -129,7 +129,7 @@ class DialAttempt:
             return succeed(self._result(status_for(self.failures), self._cause()))
         for _, leg in self.legs:
             leg.start()
-        if self.options.ringback or self.options.music_class is not None:
+        if self.options.ringback:
             self._send_ringing()
         if self.timeout:
             self._timer = self.scheduler.callLater(self.timeout, self._timed_out)
@@ -168,7 +168,7 @@ class DialAttempt:
 
     def _early_media(self, callee: Channel) -> None:
         """183 from a callee: early media to the caller, bridged now (unless ``r``/``m``)."""
-        if self.options.ringback or self.options.music_class is not None:
+        if self.options.ringback:
             return
         if self.early_bridge is not None or self.done.called:
             return

@@ -44,21 +44,14 @@ class MissingSound(Exception):
 class DialOptions:
     """What ``Dial()`` asked for, parsed (app_dial option letters in brackets).
 
-    :ivar ringback: ``r``: play ringing to the caller ourselves instead of passing the callee's
-        180/183 through.
-    :ivar music_class: ``m[(class)]``: music on hold to the caller while dialing ("default"
-        when ``m`` has no class); None without ``m``.
-    :ivar callee_transfer: ``t``: the callee may transfer with the features DTMF codes.
-    :ivar caller_transfer: ``T``: the caller may transfer.
+    :ivar ringback: ``r`` (and ``m[(class)]``, as pbx has no music on hold): indicate ringing
+        to the caller ourselves instead of passing the callee's 180/183 through.
     :ivar continue_on_callee_hangup: ``g``: the caller's dialplan continues after the callee
         hangs up (used by the dialplan itself; the call layer may ignore it).
     :ivar raw: the option string as written, for logging and options pbx does not implement.
     """
 
     ringback: bool = False
-    music_class: str | None = None
-    callee_transfer: bool = False
-    caller_transfer: bool = False
     continue_on_callee_hangup: bool = False
     raw: str = ""
 

@@ -139,7 +139,8 @@ def show_peer(registry: PeerRegistry, qualifier: Qualifier, name: str, now: floa
         ("Useragent", bindings[0].user_agent if bindings else ""),
         ("Reg. Contact", bindings[0].contact if bindings else ""),
         ("Qualify Freq", f"{peer.qualifyfreq * 1000} ms"),
-        ("Sess-Timers", peer.session_timers.capitalize()),
+        # chan_sip's stmode2str; pbx runs no RFC 4028 session timers for any peer.
+        ("Sess-Timers", "Refuse"),
         ("Encryption", _yes_no(peer.encryption)),
         ("AVPF", _yes_no(peer.avpf)),
         ("ICE Support", _yes_no(peer.icesupport)),

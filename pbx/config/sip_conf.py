@@ -16,8 +16,9 @@ How chan_sip reads the file (ASTERISK-REFERENCE §1.1-§1.5), and so how pbx doe
 Cross-option checks report what chan_sip would: tcp/tls transports dropped when their listener
 is off, ``dtlsautogeneratecert`` with ``dtlscertfile``, unreadable certificate files,
 ``rtpholdtimeout`` not above ``rtptimeout``, a device ``nat`` that differs from ``[general]``
-(peer-name enumeration, §1.5), ``session-expires`` below ``session-minse``, and
-``directmedia=yes`` written by the admin (pbx always anchors media).
+(peer-name enumeration, §1.5), ``directmedia=yes`` written by the admin (pbx always anchors
+media), and any value of the options in :data:`FIXED_BEHAVIOUR` other than the one pbx's fixed
+behaviour matches.
 
 Nothing here opens sockets; certificate files are only checked for readability.
 """
@@ -50,7 +51,7 @@ from pbx.config.schema import (
     sections_named,
 )
 from pbx.config.sip_values import NAT_SYMMETRIC, CallerId, Insecure, Nat
-from pbx.core.addr import Address, TransportKind, parse_hostport
+from pbx.core.addr import Address, TransportKind, is_ip_literal, parse_hostport
 
 T = TypeVar("T")
 
@@ -62,6 +63,32 @@ GUEST = "(guest)"
 
 WEBSOCKET_MAX_CONTACTS = 5
 """``max_contacts`` of a webrtc/ws/wss device when neither it nor ``[general]`` sets one."""
+
+FIXED_BEHAVIOUR: tuple[tuple[AnyOption, object, str], ...] = (
+    (
+        o.ENCRYPTION_TAGLEN,
+        80,
+        "pbx offers AES_CM_128_HMAC_SHA1_80 first and AES_CM_128_HMAC_SHA1_32 second; "
+        "the answerer chooses",
+    ),
+    (o.FORCE_AVP, False, "pbx always offers UDP/TLS/RTP/SAVP(F) with DTLS"),
+    (
+        o.DTLSVERIFY,
+        "fingerprint",
+        "pbx verifies DTLS peers by fingerprint only (the certificate must match a=fingerprint)",
+    ),
+    (o.CALLCOUNTER, True, "pbx always counts every device's calls"),
+    (o.RTPKEEPALIVE, 0, "pbx sends no RTP keepalive packets"),
+    (
+        o.SESSION_TIMERS,
+        "refuse",
+        "pbx implements no RFC 4028 session timers (it ignores Session-Expires and never "
+        "refreshes), as with refuse",
+    ),
+)
+"""Options that describe something pbx does one fixed way: (option, the value that matches it,
+what pbx does instead). The matching value is accepted silently; any other written value draws
+a warning at its line."""
 
 
 @dataclass(frozen=True)
@@ -94,17 +121,12 @@ class PeerConfig:
     transports: tuple[TransportKind, ...]
     avpf: bool
     encryption: bool
-    encryption_taglen: int
-    force_avp: bool
     icesupport: bool
     rtcp_mux: bool
     dtlsenable: bool
-    dtlsverify: str
     dtlscertfile: str | None
     dtlsprivatekey: str | None
     dtlsautogeneratecert: bool
-    dtlscafile: str | None
-    dtlscipher: str
     dtlssetup: str
     dtlsfingerprint: str
     nat: Nat
@@ -119,15 +141,9 @@ class PeerConfig:
     contactacl: Acl
     call_limit: int
     busylevel: int
-    callcounter: bool
     description: str
     rtptimeout: int
     rtpholdtimeout: int
-    rtpkeepalive: int
-    session_timers: str
-    session_expires: int
-    session_minse: int
-    session_refresher: str
     setvar: tuple[tuple[str, str], ...]
     language: str
     accountcode: str
@@ -189,7 +205,6 @@ class SipSettings:
     media_address: str | None
     localnet: tuple[IpNetwork, ...]
     qualifyfreq: int
-    qualifygap: int
     maxmessagesize: int
     max_contacts: int
     guest: PeerConfig
@@ -281,8 +296,16 @@ def _general(values: Values, config_dir: str, diag: Diagnostics, systemname: str
     if extern_item is not None and not localnet:
         diag.warn_at(
             extern_item,
-            "externaddr without localnet: every destination, local ones included, gets the "
-            "external address",
+            "externaddr without localnet has no effect (as in chan_sip): add a localnet= line "
+            "for each network that reaches pbx without NAT",
+        )
+    named = externaddr is not None and not is_ip_literal(externaddr.host)
+    if named and localnet and values.get(o.MEDIA_ADDRESS) is None:
+        assert extern_item is not None
+        diag.warn_at(
+            extern_item,
+            "externaddr is a name: Via and Contact carry it, but SDP needs an address; "
+            "set media_address to the public IP",
         )
     realm = values.get(o.REALM) if values.explicit(o.REALM) else (systemname or "asterisk")
     callerid = values.get(o.CALLERID) if values.explicit(o.CALLERID) else CallerId("", "asterisk")
@@ -315,7 +338,6 @@ def _general(values: Values, config_dir: str, diag: Diagnostics, systemname: str
         media_address=values.get(o.MEDIA_ADDRESS),
         localnet=localnet,
         qualifyfreq=values.get(o.QUALIFYFREQ),
-        qualifygap=values.get(o.QUALIFYGAP),
         maxmessagesize=values.get(o.MAXMESSAGESIZE),
         max_contacts=values.get(o.MAX_CONTACTS),
         guest=guest,
@@ -406,13 +428,11 @@ def _peer(
     callerid_item = values.item(o.CALLERID)
     dtlscertfile = values.get(o.DTLSCERTFILE)
     dtlsprivatekey = values.get(o.DTLSPRIVATEKEY)
-    dtlscafile = values.get(o.DTLSCAFILE)
     dtlsenable = pick(o.DTLSENABLE, True)
     autogen = pick(o.DTLSAUTOGENERATECERT, dtlscertfile is None)
     for option, path in (
         (o.DTLSCERTFILE, dtlscertfile),
         (o.DTLSPRIVATEKEY, dtlsprivatekey),
-        (o.DTLSCAFILE, dtlscafile),
     ):
         if path is not None:
             _check_readable(values, option, path, diag, option)
@@ -426,15 +446,6 @@ def _peer(
     peer_codecs = codecs.resolve(codecs.DEFAULT_CODECS, codec_ops)
     nat = pick(o.NAT, NAT_SYMMETRIC)
     rtptimeout, rtpholdtimeout = values.get(o.RTPTIMEOUT), values.get(o.RTPHOLDTIMEOUT)
-    session_expires, session_minse = values.get(o.SESSION_EXPIRES), values.get(o.SESSION_MINSE)
-    if session_expires < session_minse:
-        item = values.item(o.SESSION_EXPIRES) or values.item(o.SESSION_MINSE)
-        assert item is not None
-        diag.error_at(
-            item,
-            f"session-expires ({session_expires}) is smaller than session-minse ({session_minse})",
-            section,
-        )
     if values.item(o.MAX_CONTACTS) is not None:
         max_contacts = values.get(o.MAX_CONTACTS)
     elif webrtc or any(t.websocket for t in transports):
@@ -452,6 +463,13 @@ def _peer(
             directmedia_item,
             f"directmedia={directmedia_item.value} is treated as no: pbx always anchors media",
         )
+    for fixed, honoured, instead in FIXED_BEHAVIOUR:
+        item = values.item(fixed)
+        # A [general] line is reported while building the guest profile, not once per device.
+        if item is None or (device and not values.explicit(fixed)):
+            continue
+        if values.get(fixed) != honoured:
+            diag.warn_at(item, f"{item.key}={item.value}: {instead}")
     if device:
         assert general is not None
         if dtlsenable and dtlscertfile is None and not autogen:
@@ -499,17 +517,12 @@ def _peer(
         transports=transports,
         avpf=pick(o.AVPF, True),
         encryption=pick(o.ENCRYPTION, True),
-        encryption_taglen=values.get(o.ENCRYPTION_TAGLEN),
-        force_avp=values.get(o.FORCE_AVP),
         icesupport=pick(o.ICESUPPORT, True),
         rtcp_mux=pick(o.RTCP_MUX, True),
         dtlsenable=dtlsenable,
-        dtlsverify=pick(o.DTLSVERIFY, "fingerprint"),
         dtlscertfile=dtlscertfile,
         dtlsprivatekey=dtlsprivatekey,
         dtlsautogeneratecert=autogen,
-        dtlscafile=dtlscafile,
-        dtlscipher=values.get(o.DTLSCIPHER),
         dtlssetup=pick(o.DTLSSETUP, "actpass"),
         dtlsfingerprint=values.get(o.DTLSFINGERPRINT),
         nat=nat,
@@ -524,15 +537,9 @@ def _peer(
         contactacl=Acl.from_rules(e.value for e in values.entries(o.CONTACTPERMIT, o.CONTACTDENY)),
         call_limit=values.get(o.CALL_LIMIT),
         busylevel=values.get(o.BUSYLEVEL),
-        callcounter=values.get(o.CALLCOUNTER),
         description=values.get(o.DESCRIPTION),
         rtptimeout=rtptimeout,
         rtpholdtimeout=rtpholdtimeout,
-        rtpkeepalive=values.get(o.RTPKEEPALIVE),
-        session_timers=values.get(o.SESSION_TIMERS),
-        session_expires=session_expires,
-        session_minse=session_minse,
-        session_refresher=values.get(o.SESSION_REFRESHER),
         setvar=tuple(e.value for e in values.entries(o.SETVAR)),
         language=values.get(o.LANGUAGE),
         accountcode=values.get(o.ACCOUNTCODE),

@@ -2,8 +2,11 @@
 
 Every option chan_sip documents as mattering is recognised by name. The ones pbx implements are
 parsed into typed values; the others are reported once per line as unsupported (or obsolete) so
-that real-world files still load. ``rtp.conf`` options written into ``sip.conf`` get a warning
-that points at ``rtp.conf``, where pbx reads them (as Asterisk does).
+that real-world files still load. A few options describe something pbx does one fixed way
+(``dtlsverify``, ``force_avp``, ``session-timers`` ...): they are typed, the value that matches
+pbx is accepted silently and :mod:`pbx.config.sip_conf` warns about any other. ``rtp.conf``
+options written into ``sip.conf`` get a warning that points at ``rtp.conf``, where pbx reads
+them (as Asterisk does).
 
 Scopes: ``G`` options may be written in ``[general]`` (as the default of every device) and in
 device sections; ``general`` and ``device`` options only in one of them.
@@ -119,13 +122,20 @@ ENCRYPTION = Option(
     "encryption", p.BOOL, False, "Offer only SRTP, and require it on incoming calls.", scope=G
 )
 ENCRYPTION_TAGLEN = Option(
-    "encryption_taglen", v.TAGLEN_VALUE, 80, "SRTP authentication tag length offered.", scope=G
+    "encryption_taglen",
+    v.TAGLEN_VALUE,
+    80,
+    "SRTP authentication tag length offered. pbx always offers AES_CM_128_HMAC_SHA1_80 first "
+    "and AES_CM_128_HMAC_SHA1_32 second, which is what 80 asks for; a written 32 draws a "
+    "warning.",
+    scope=G,
 )
 FORCE_AVP = Option(
     "force_avp",
     p.BOOL,
     False,
-    "Write RTP/SAVP(F) instead of UDP/TLS/RTP/SAVP(F) with DTLS (legacy browsers).",
+    "Write RTP/SAVP(F) instead of UDP/TLS/RTP/SAVP(F) with DTLS (legacy browsers). pbx always "
+    "offers UDP/TLS/RTP/SAVP(F) with DTLS, so only no is honoured; yes draws a warning.",
     scope=G,
 )
 ICESUPPORT = Option(
@@ -141,7 +151,9 @@ DTLSVERIFY = Option(
     "dtlsverify",
     p.choice("no", "yes", "fingerprint", "certificate"),
     "no",
-    "What to verify of the DTLS peer; browsers use self-signed certificates, so use fingerprint.",
+    "What to verify of the DTLS peer. pbx always checks the peer's certificate against its "
+    "a=fingerprint and nothing else (also when unset), which is what fingerprint asks for; "
+    "any other written value draws a warning.",
     scope=G,
 )
 DTLSCERTFILE = Option(
@@ -161,10 +173,6 @@ DTLSAUTOGENERATECERT = Option(
     "Use an ephemeral self-signed certificate; conflicts with dtlscertfile.",
     scope=G,
 )
-DTLSCAFILE = Option(
-    "dtlscafile", p.PATH, None, "CA file for dtlsverify=certificate or yes.", scope=G
-)
-DTLSCIPHER = Option("dtlscipher", p.TEXT, "", "OpenSSL cipher string for DTLS.", scope=G)
 DTLSSETUP = Option(
     "dtlssetup",
     p.choice("active", "passive", "actpass"),
@@ -266,7 +274,12 @@ BUSYLEVEL = Option(
     "busylevel", p.integer(0), 0, "Device state is BUSY from this many calls.", scope=DEV
 )
 CALLCOUNTER = Option(
-    "callcounter", p.BOOL, False, "Count calls (for hints) without a call-limit.", scope=G
+    "callcounter",
+    p.BOOL,
+    False,
+    "Count calls (for hints) without a call-limit. pbx always counts every device's calls "
+    "(SIPPEER(name,curcalls)), which is what yes asks for; a written no draws a warning.",
+    scope=G,
 )
 DESCRIPTION = Option("description", p.TEXT, "", "Free text shown by 'sip show peers'.", scope=DEV)
 RTPTIMEOUT = Option(
@@ -287,28 +300,18 @@ RTPKEEPALIVE = Option(
     "rtpkeepalive",
     p.integer(0, unit="seconds"),
     0,
-    "Send comfort packets every N seconds to keep NAT bindings open.",
+    "Send comfort packets every N seconds to keep NAT bindings open. pbx sends none, which "
+    "is what 0 asks for; any other written value draws a warning.",
     scope=G,
 )
 SESSION_TIMERS = Option(
     "session-timers",
     p.choice("accept", "originate", "refuse"),
     "accept",
-    "RFC 4028 session timer mode.",
+    "RFC 4028 session timer mode. pbx implements no session timers (it ignores "
+    "Session-Expires and never refreshes), which is what refuse asks for; accept and "
+    "originate, when written, draw a warning.",
     scope=G,
-)
-SESSION_EXPIRES = Option(
-    "session-expires", p.integer(90, unit="seconds"), 1800, "Session interval.", scope=G
-)
-SESSION_MINSE = Option(
-    "session-minse",
-    p.integer(90, unit="seconds"),
-    90,
-    "Smallest session interval accepted (at least 90).",
-    scope=G,
-)
-SESSION_REFRESHER = Option(
-    "session-refresher", p.choice("uac", "uas"), "uas", "Preferred refresher.", scope=G
 )
 SETVAR = Option(
     "setvar",
@@ -446,15 +449,19 @@ EXTERNADDR = Option(
     "externaddr",
     p.address(0),
     None,
-    "Public address[:port] written into Via, Contact and SDP for destinations outside localnet.",
+    "Public address[:port] written into Via, Contact and SDP for peers outside every "
+    "localnet (no effect without localnet, as in chan_sip); the port applies to UDP.",
     aliases=("externip",),
 )
-MEDIA_ADDRESS = Option("media_address", p.IP, None, "Address written into SDP c= lines.")
+MEDIA_ADDRESS = Option(
+    "media_address",
+    p.IP,
+    None,
+    "Address written into SDP c= lines and ICE candidates for every peer (RTP still binds to "
+    "udpbindaddr's address).",
+)
 LOCALNET = Option(
     "localnet", p.NETWORK, None, "A network that is not behind NAT (repeatable).", multi=True
-)
-QUALIFYGAP = Option(
-    "qualifygap", p.integer(1, unit="ms"), 100, "Milliseconds between batches of qualify pings."
 )
 MAXMESSAGESIZE = Option(
     "maxmessagesize",
@@ -485,8 +492,13 @@ _SECONDARY = (
     ("usereqphone", "user=phone in URIs."),
     ("use_q850_reason", "Reason: Q.850 headers."),
     ("contactacl", "Named contact ACL from acl.conf (use contactpermit/contactdeny)."),
+    ("dtlscafile", "CA file for dtlsverify=certificate (pbx verifies by fingerprint only)."),
     ("dtlscapath", "CA directory for DTLS verification."),
+    ("dtlscipher", "OpenSSL cipher string for DTLS."),
     ("dtlsrekey", "Renegotiate DTLS-SRTP every N seconds."),
+    ("session-expires", "RFC 4028 session interval (pbx implements no session timers)."),
+    ("session-minse", "Smallest RFC 4028 session interval accepted."),
+    ("session-refresher", "Preferred RFC 4028 refresher."),
 )
 
 _DEVICE_ONLY_UNSUPPORTED = (
@@ -515,6 +527,7 @@ _GENERAL_ONLY_UNSUPPORTED = (
     ("submaxexpiry", "Longest subscription."),
     ("subminexpiry", "Shortest subscription."),
     ("mwiexpiry", "MWI subscription length."),
+    ("qualifygap", "Milliseconds between batches of qualify pings (pbx spreads pings itself)."),
     ("qualifypeers", "Devices qualified per batch."),
     ("pedantic", "Strict dialog matching."),
     ("register", "Outbound registration to a provider."),
@@ -569,8 +582,6 @@ SIP_OPTIONS = OptionTable(
         DTLSCERTFILE,
         DTLSPRIVATEKEY,
         DTLSAUTOGENERATECERT,
-        DTLSCAFILE,
-        DTLSCIPHER,
         DTLSSETUP,
         DTLSFINGERPRINT,
         NAT,
@@ -594,9 +605,6 @@ SIP_OPTIONS = OptionTable(
         RTPHOLDTIMEOUT,
         RTPKEEPALIVE,
         SESSION_TIMERS,
-        SESSION_EXPIRES,
-        SESSION_MINSE,
-        SESSION_REFRESHER,
         SETVAR,
         LANGUAGE,
         ACCOUNTCODE,
@@ -628,7 +636,6 @@ SIP_OPTIONS = OptionTable(
         EXTERNADDR,
         MEDIA_ADDRESS,
         LOCALNET,
-        QUALIFYGAP,
         MAXMESSAGESIZE,
         *(unsupported(name, text, G) for name, text in _SECONDARY),
         *(unsupported(name, text, DEV) for name, text in _DEVICE_ONLY_UNSUPPORTED),

@@ -11,8 +11,11 @@ this application parses the arguments and turns the outcome into Asterisk's vari
   ``Hangup()`` or the autofallthrough rejects the caller with it (486 after a busy callee).
 
 After an answered call, the dialplan ends unless option ``g`` was given and the caller is still
-there (the callee hung up first). Options ``t T r m g`` are passed to the call layer; app_dial's
-other letters are recognised and ignored with a warning, unknown letters draw a warning too.
+there (the callee hung up first). Options ``r`` and ``g`` are implemented. ``m[(class)]`` asks
+for music on hold while dialing, which pbx does not have: it draws a warning and works as ``r``
+(the caller hears ringing). ``t``/``T`` (transfer with the DTMF feature codes) draw a warning and
+are ignored, as are app_dial's other letters; unknown letters draw a warning too. Each warning
+comes once per Dial execution and names the channel.
 """
 
 from __future__ import annotations
@@ -27,9 +30,17 @@ from pbx.dialplan.execution import Execution, verbose
 
 log = logging.getLogger(__name__)
 
-IMPLEMENTED = frozenset("tTrmg")
+IMPLEMENTED = frozenset("rg")
 KNOWN = frozenset("AabBCcdDeEfFgGhHiIjkKLmMnNoOpPQrRsStTuUwWxXz")
 """app_dial's option letters (Asterisk 20)."""
+
+#: Options users expect from a v1 PBX (ASTERISK-REFERENCE §3.4) that pbx cannot honour, with
+#: what happens instead.
+NOT_HONOURED = {
+    "t": "transfer via DTMF feature codes is not supported; ignored",
+    "T": "transfer via DTMF feature codes is not supported; ignored",
+    "m": "music on hold is not supported; the caller hears ringing",
+}
 
 
 def dial_options(ctx: Execution, text: str) -> DialOptions:
@@ -42,7 +53,12 @@ def dial_options(ctx: Execution, text: str) -> DialOptions:
     for letter in options:
         if letter in IMPLEMENTED:
             continue
-        if letter in KNOWN:
+        instead = NOT_HONOURED.get(letter)
+        if instead is not None:
+            log.warning(
+                "Dial option '%s': %s", letter, instead, extra={"channel": ctx.channel.name}
+            )
+        elif letter in KNOWN:
             log.warning(
                 "Dial option '%s' is not supported and is ignored",
                 letter,
@@ -52,14 +68,8 @@ def dial_options(ctx: Execution, text: str) -> DialOptions:
             log.warning(
                 "Unknown Dial option '%s' ignored", letter, extra={"channel": ctx.channel.name}
             )
-    music: str | None = None
-    if "m" in options:
-        music = options["m"] or "default"
     return DialOptions(
-        ringback="r" in options,
-        music_class=music,
-        callee_transfer="t" in options,
-        caller_transfer="T" in options,
+        ringback="r" in options or "m" in options,
         continue_on_callee_hangup="g" in options,
         raw=text,
     )

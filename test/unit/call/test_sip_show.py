@@ -224,6 +224,7 @@ class ShowPeerTests(SynchronousTestCase):
             "  Status       : OK (12 ms)",
             "  Reg. Contact : sip:x@y.invalid;transport=ws",
             "  Qualify Freq : 60000 ms",
+            "  Sess-Timers  : Refuse",
             "  Bindings     : 1",
             "    1. sip:x@y.invalid;transport=ws",
             "       Transport WS  Source 127.0.0.1:41440  Flow WS:127.0.0.1:41440#7  "

@@ -55,12 +55,10 @@ class SampleFileTests(SynchronousTestCase):
         self.assertEqual(p.transports, (T.WS, T.WSS))
         self.assertEqual(p.primary_transport, T.WS)
         self.assertEqual(
-            (p.encryption, p.avpf, p.icesupport, p.force_avp, p.directmedia, p.rtcp_mux),
-            (True, True, True, False, False, True),
+            (p.encryption, p.avpf, p.icesupport, p.directmedia, p.rtcp_mux),
+            (True, True, True, False, True),
         )
-        self.assertEqual(
-            (p.dtlsenable, p.dtlsverify, p.dtlssetup), (True, "fingerprint", "actpass")
-        )
+        self.assertEqual((p.dtlsenable, p.dtlssetup), (True, "actpass"))
         self.assertEqual((p.dtlscertfile, p.dtlsprivatekey), (CERT, KEY))
         self.assertFalse(p.dtlsautogeneratecert)
         self.assertEqual(p.codecs, ("opus", "ulaw"))
@@ -166,18 +164,14 @@ class GeneralTests(SynchronousTestCase):
         self.assertEqual((g.minexpiry, g.maxexpiry, g.defaultexpiry), (60, 3600, 120))
         self.assertEqual((g.allowoverlap, g.websocket_enabled), (True, True))
         self.assertEqual((g.externaddr, g.media_address, g.localnet), (None, None, ()))
-        self.assertEqual(
-            (g.qualifyfreq, g.qualifygap, g.maxmessagesize, g.max_contacts), (60, 100, 65536, 1)
-        )
+        self.assertEqual((g.qualifyfreq, g.maxmessagesize, g.max_contacts), (60, 65536, 1))
         guest = g.guest
         self.assertEqual(
             (guest.name, guest.context, guest.transports), (GUEST, "default", (T.UDP,))
         )
         self.assertEqual(guest.codecs, ("ulaw", "alaw", "gsm", "h263"))
         self.assertEqual((guest.nat, guest.dtmfmode, guest.dtlssetup), (Nat(), "rfc2833", "active"))
-        self.assertEqual(
-            (guest.qualify, guest.directmedia, guest.session_timers), (None, True, "accept")
-        )
+        self.assertEqual((guest.qualify, guest.directmedia), (None, True))
 
     def test_no_general_section_at_all(self) -> None:
         config, errors, warnings = load("[p]\ntype=peer\nhost=192.0.2.1\n")
@@ -214,14 +208,21 @@ class GeneralTests(SynchronousTestCase):
         self.assertEqual(
             warnings,
             [
-                "sip.conf:3: [general] externaddr without localnet: every destination, local ones "
-                "included, gets the external address"
+                "sip.conf:3: [general] externaddr without localnet has no effect (as in "
+                "chan_sip): add a localnet= line for each network that reaches pbx without NAT"
             ],
         )
         config, _, warnings = load(
-            "[general]\nexternaddr=pbx.example.com:5062\nlocalnet=192.168.0.0/16\nlocalnet=10.0.0.0/255.0.0.0\n"
+            "[general]\nexternaddr=pbx.example.com:5062\nlocalnet=192.168.0.0/16\n"
+            "localnet=10.0.0.0/255.0.0.0\n"
         )
-        self.assertEqual(warnings, [])
+        self.assertEqual(
+            warnings,
+            [
+                "sip.conf:2: [general] externaddr is a name: Via and Contact carry it, but SDP "
+                "needs an address; set media_address to the public IP"
+            ],
+        )
         self.assertEqual(config.general.externaddr, Address("pbx.example.com", 5062))
         self.assertEqual(
             [str(n) for n in config.general.localnet], ["192.168.0.0/16", "10.0.0.0/8"]
@@ -415,9 +416,7 @@ class WebrtcTests(SynchronousTestCase):
             (p.webrtc, p.avpf, p.icesupport, p.rtcp_mux, p.dtlsenable, p.encryption),
             (True, True, True, True, True, True),
         )
-        self.assertEqual(
-            (p.dtlsverify, p.dtlssetup, p.dtlsautogeneratecert), ("fingerprint", "actpass", True)
-        )
+        self.assertEqual((p.dtlssetup, p.dtlsautogeneratecert), ("actpass", True))
         self.assertEqual(p.nat, NAT_SYMMETRIC)
         self.assertEqual(p.max_contacts, 5)
 
@@ -506,18 +505,72 @@ class CrossCheckTests(SynchronousTestCase):
             )
         )
 
-    def test_session_timer_bounds(self) -> None:
-        _, errors, _ = load("[p]\ntype=friend\nsession-minse=60\n")
+    def test_values_pbx_honours_load_silently(self) -> None:
+        _, errors, warnings = load(
+            "[general]\nsession-timers=refuse\ncallcounter=yes\n"
+            "[p]\ntype=friend\nencryption_taglen=80\nforce_avp=no\ndtlsverify=fingerprint\n"
+            "rtpkeepalive=0\nsession-timers=refuse\ncallcounter=yes\n"
+        )
+        self.assertEqual((errors, warnings), ([], []))
+
+    def test_other_values_warn_where_written_saying_what_pbx_does(self) -> None:
+        _, errors, warnings = load(
+            "[general]\nsession-timers=accept\ncallcounter=no\n"
+            "[t](!)\ndtlsverify=certificate\n"
+            "[a](t)\ntype=friend\nencryption_taglen=32\nforce_avp=yes\n"
+            "[b](t)\ntype=friend\nrtpkeepalive=15\nsession-timers=originate\n"
+        )
+        self.assertEqual(errors, [])
         self.assertEqual(
-            errors,
+            warnings,
             [
-                "sip.conf:3: [p] option 'session-minse': expected a whole number of seconds >= 90, "
-                "got '60'"
+                "sip.conf:2: [general] session-timers=accept: pbx implements no RFC 4028 "
+                "session timers (it ignores Session-Expires and never refreshes), as with refuse",
+                "sip.conf:3: [general] callcounter=no: pbx always counts every device's calls",
+                "sip.conf:5: [t] dtlsverify=certificate: pbx verifies DTLS peers by fingerprint "
+                "only (the certificate must match a=fingerprint)",
+                "sip.conf:8: [a] encryption_taglen=32: pbx offers AES_CM_128_HMAC_SHA1_80 first "
+                "and AES_CM_128_HMAC_SHA1_32 second; the answerer chooses",
+                "sip.conf:9: [a] force_avp=yes: pbx always offers UDP/TLS/RTP/SAVP(F) with DTLS",
+                "sip.conf:12: [b] rtpkeepalive=15: pbx sends no RTP keepalive packets",
+                "sip.conf:13: [b] session-timers=originate: pbx implements no RFC 4028 session "
+                "timers (it ignores Session-Expires and never refreshes), as with refuse",
             ],
         )
-        _, errors, _ = load("[p]\ntype=friend\nsession-expires=100\nsession-minse=120\n")
+
+    def test_a_device_that_restores_the_honoured_value_is_silent(self) -> None:
+        _, _, warnings = load(
+            "[general]\ndtlsverify=no\n[a]\ntype=friend\n[b]\ntype=friend\ndtlsverify=fingerprint\n"
+        )
         self.assertEqual(
-            errors, ["sip.conf:3: [p] session-expires (100) is smaller than session-minse (120)"]
+            warnings,
+            [
+                "sip.conf:2: [general] dtlsverify=no: pbx verifies DTLS peers by fingerprint "
+                "only (the certificate must match a=fingerprint)"
+            ],
+        )
+
+    def test_options_without_effect_warn_as_unsupported(self) -> None:
+        _, errors, warnings = load(
+            "[general]\nqualifygap=100\nsession-expires=1800\n"
+            "[p]\ntype=friend\nsession-minse=60\nsession-refresher=uac\n"
+            "dtlscafile=/nonexistent/ca.pem\ndtlscipher=HIGH\n"
+        )
+        self.assertEqual(errors, [])
+        self.assertEqual(
+            warnings,
+            [
+                f"sip.conf:{line}: [{section}] option '{name}' is not supported by pbx and is "
+                "ignored"
+                for line, section, name in (
+                    (2, "general", "qualifygap"),
+                    (3, "general", "session-expires"),
+                    (6, "p", "session-minse"),
+                    (7, "p", "session-refresher"),
+                    (8, "p", "dtlscafile"),
+                    (9, "p", "dtlscipher"),
+                )
+            ],
         )
 
     def test_directmedia_warns_only_where_written(self) -> None:

@@ -43,15 +43,23 @@ RTP_OPTIONS = "rtpstart rtpend strictrtp icesupport stunaddr turnaddr dtls_mtu".
 IMPLEMENTED = """
 type host port defaultip defaultuser secret md5secret remotesecret context callerid fromuser
 fromdomain transport avpf encryption encryption_taglen force_avp icesupport rtcp_mux dtlsenable
-dtlsverify dtlscertfile dtlsprivatekey dtlsautogeneratecert dtlscafile dtlscipher dtlssetup
+dtlsverify dtlscertfile dtlsprivatekey dtlsautogeneratecert dtlssetup
 dtlsfingerprint nat qualify qualifyfreq keepalive directmedia allow disallow dtmfmode insecure
 permit deny contactpermit contactdeny call-limit busylevel callcounter description rtptimeout
-rtpholdtimeout rtpkeepalive session-timers session-expires session-minse session-refresher
+rtpholdtimeout rtpkeepalive session-timers
 setvar language accountcode amaflags webrtc max_contacts udpbindaddr tcpenable tcpbindaddr
 tlsenable tlsbindaddr tlscertfile tlsprivatekey tlscafile tlsdontverifyserver
 tlscipher websocket_enabled allowguest
 alwaysauthreject realm useragent sdpsession sdpowner minexpiry maxexpiry defaultexpiry
-allowoverlap externaddr media_address localnet qualifygap maxmessagesize
+allowoverlap externaddr media_address localnet maxmessagesize
+""".split()
+
+# Typed options whose one value matches what pbx always does (sip_conf warns about the others).
+FIXED = "encryption_taglen force_avp dtlsverify callcounter rtpkeepalive session-timers".split()
+
+# Known to chan_sip, no effect in pbx: recognised, warned about when written.
+NO_EFFECT = """
+dtlscafile dtlscipher session-expires session-minse session-refresher qualifygap
 """.split()
 
 
@@ -80,6 +88,18 @@ class RecognisedTests(SynchronousTestCase):
             if opt.status in (Status.IMPLEMENTED, Status.DEPRECATED) and opt.name != "bindport"
         )
         self.assertEqual(implemented, sorted(IMPLEMENTED))
+
+    def test_options_without_effect_are_unsupported(self) -> None:
+        for name in NO_EFFECT:
+            self.assertIs(o.SIP_OPTIONS[name].status, Status.UNSUPPORTED, name)
+        self.assertIs(o.SIP_OPTIONS["qualifygap"].scope, Scope.GENERAL)
+        self.assertIs(o.SIP_OPTIONS["session-expires"].scope, Scope.BOTH)
+
+    def test_fixed_behaviour_options_say_which_value_pbx_honours(self) -> None:
+        for name in FIXED:
+            opt = o.SIP_OPTIONS[name]
+            self.assertIs(opt.status, Status.IMPLEMENTED, name)
+            self.assertIn("draw", opt.help, name)
 
     def test_aliases(self) -> None:
         self.assertEqual(o.SIP_OPTIONS.lookup("bindaddr"), (o.UDPBINDADDR, False))
@@ -119,4 +139,6 @@ class TableShapeTests(SynchronousTestCase):
         self.assertEqual(o.DTLSSETUP.choices, ("active", "passive", "actpass"))
         self.assertEqual(o.MAXMESSAGESIZE.default, 65536)
         self.assertEqual(o.MAX_CONTACTS.default, 1)
-        self.assertEqual(o.SESSION_MINSE.default, 90)
+        self.assertEqual(o.SESSION_TIMERS.default, "accept")
+        self.assertEqual(o.DTLSVERIFY.default, "no")
+        self.assertEqual(o.ENCRYPTION_TAGLEN.default, 80)

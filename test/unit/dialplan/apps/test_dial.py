@@ -16,7 +16,7 @@ class ArgumentTests(SynchronousTestCase):
         return h
 
     def test_targets_timeout_and_options(self) -> None:
-        h = self.dial("SIP/alice&SIP/bob/100,25,tTrm(jazz)g")
+        h = self.dial("SIP/alice&SIP/bob/100,25,rg")
         (event,) = [e for e in h.channel.events if e[0] == "dial"]
         self.assertEqual(
             event,
@@ -24,22 +24,49 @@ class ArgumentTests(SynchronousTestCase):
                 "dial",
                 ["SIP/alice", "SIP/bob/100"],
                 25.0,
-                DialOptions(
-                    ringback=True,
-                    music_class="jazz",
-                    callee_transfer=True,
-                    caller_transfer=True,
-                    continue_on_callee_hangup=True,
-                    raw="tTrm(jazz)g",
-                ),
+                DialOptions(ringback=True, continue_on_callee_hangup=True, raw="rg"),
             ),
         )
         self.assertIn("    -- Called SIP/alice", h.messages())
+        self.assertEqual(h.messages(logging.WARNING), [])
 
-    def test_m_without_class_and_no_timeout(self) -> None:
-        h = self.dial("SIP/alice,,m")
+    def test_transfer_options_warn_once_each_and_are_ignored(self) -> None:
+        h = self.dial("SIP/alice,20,tTt")
         (event,) = [e for e in h.channel.events if e[0] == "dial"]
-        self.assertEqual((event[2], event[3].music_class), (None, "default"))
+        self.assertEqual(event[3], DialOptions(raw="tTt"))
+        warnings = [r for r in h.records if r.levelno == logging.WARNING]
+        self.assertEqual(
+            [r.getMessage() for r in warnings],
+            [
+                "Dial option 't': transfer via DTMF feature codes is not supported; ignored",
+                "Dial option 'T': transfer via DTMF feature codes is not supported; ignored",
+            ],
+        )
+        self.assertEqual({getattr(r, "channel", None) for r in warnings}, {h.channel.name})
+
+    def test_m_warns_and_rings_instead_of_music(self) -> None:
+        for data in ("SIP/alice,,m", "SIP/alice,,m(jazz)"):
+            h = self.dial(data)
+            (event,) = [e for e in h.channel.events if e[0] == "dial"]
+            self.assertIsNone(event[2])
+            self.assertTrue(event[3].ringback, data)
+            warnings = [r for r in h.records if r.levelno == logging.WARNING]
+            self.assertEqual(
+                [r.getMessage() for r in warnings],
+                ["Dial option 'm': music on hold is not supported; the caller hears ringing"],
+            )
+            self.assertEqual(getattr(warnings[0], "channel", None), h.channel.name)
+
+    def test_each_dial_execution_warns_again(self) -> None:
+        h = Harness(
+            self,
+            "[c]\nexten => 1,1,Dial(SIP/alice,1,t)\n same => n,Dial(SIP/bob,1,t)\n",
+        )
+        h.start("c", "1")
+        self.assertEqual(
+            h.messages(logging.WARNING),
+            ["Dial option 't': transfer via DTMF feature codes is not supported; ignored"] * 2,
+        )
 
     def test_unsupported_and_unknown_options_warn(self) -> None:
         h = self.dial("SIP/alice,20,L(1000)Y")
