@@ -31,8 +31,10 @@ from pbx.adapters.rtp_port import MediaSocket, RtpPort
 from pbx.adapters.timer_driver import TimerDriver
 from pbx.call.media import stream_config
 from pbx.config.rtp_conf import RtpSettings
+from pbx.core.addr import is_ip_literal, unbracket
 from pbx.core.clock import Scheduler
 from pbx.core.errors import ConfigError, MediaError
+from pbx.core.nat import NatMap
 from pbx.core.tokens import TokenSource
 from pbx.media.certificate import (
     HASH_FUNCTIONS,
@@ -261,6 +263,8 @@ class UdpMediaFactory:
         theirs (:attr:`MediaPolicy.dtls_identity`), loaded once and kept until
         :meth:`forget_certificates`.
     :param advertise: family -> IP announced in SDP, when it differs from the bound one.
+    :param nat: ``externaddr``/``localnet``: a leg toward a peer outside ``localnet`` announces
+        ``externaddr`` instead (when it is an IP literal).
     """
 
     def __init__(
@@ -272,8 +276,10 @@ class UdpMediaFactory:
         tokens: TokenSource,
         certificate: CertifiedKey | None = None,
         advertise: Mapping[str, str] | None = None,
+        nat: NatMap | None = None,
     ) -> None:
         self._reactor = reactor
+        self.nat = nat or NatMap()
         self._clock = clock
         self._settings = settings
         self._addresses = dict(addresses)
@@ -330,6 +336,7 @@ class UdpMediaFactory:
         family: str = "IPv4",
         *,
         timeouts: tuple[int, int] = (0, 0),
+        peer_host: str | None = None,
     ) -> UdpMediaLeg:
         """See :meth:`pbx.call.media.MediaFactory.create_leg`."""
         interface = self._addresses.get(family)
@@ -372,15 +379,22 @@ class UdpMediaFactory:
             rtcp_interval=self._settings.rtcpinterval / 1000,
         )
         stream.rtp_timeout, stream.rtp_hold_timeout = float(timeouts[0]), float(timeouts[1])
-        local = self._local_media(policy, family, port, ice)
+        local = self._local_media(policy, self._announced(family, peer_host), port, ice)
         return UdpMediaLeg(name, stream, local, self._clock, sockets)
 
+    def _announced(self, family: str, peer_host: str | None) -> str:
+        """The address SDP and ICE candidates give ``peer_host`` (see :mod:`pbx.core.nat`)."""
+        external = self.nat.external_for(peer_host) if peer_host else None
+        if external is not None and is_ip_literal(external.host):
+            return unbracket(external.host)
+        return self._advertise.get(family, self._addresses[family])
+
     def _local_media(
-        self, policy: MediaPolicy, family: str, port: int, ice: tuple[str, str] | None
+        self, policy: MediaPolicy, address: str, port: int, ice: tuple[str, str] | None
     ) -> LocalMedia:
         fingerprints = self.fingerprints(policy.dtls_identity) if policy.dtls else {}
         return LocalMedia(
-            address=self._advertise.get(family, self._addresses[family]),
+            address=address,
             rtp_port=port,
             rtcp_port=port + 1,
             ice_ufrag=ice[0] if ice else None,

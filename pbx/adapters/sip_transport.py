@@ -31,6 +31,7 @@ from typing import Protocol
 
 from pbx.core.addr import Address, TransportKind
 from pbx.core.clock import Cancellable, Scheduler
+from pbx.core.nat import NatMap
 from pbx.sip.flow import Flow
 from pbx.sip.message import (
     Request,
@@ -98,14 +99,20 @@ class SipDebug:
 
     def __init__(self) -> None:
         self.all = False
-        self.hosts: set[str] = set()
+        #: ``ip``/``peer`` targets: a host with the port to match, or ``None`` for any port.
+        self.hosts: dict[str, int | None] = {}
 
     @property
     def active(self) -> bool:
         return self.all or bool(self.hosts)
 
     def wants(self, address: Address) -> bool:
-        return self.all or address.host in self.hosts
+        if self.all:
+            return True
+        if address.host not in self.hosts:
+            return False
+        port = self.hosts[address.host]
+        return port is None or port == address.port
 
 
 class SipTransportHub:
@@ -136,6 +143,8 @@ class SipTransportHub:
         self._connections: dict[int, Connection] = {}
         self._next_conn_id = 1
         self.connector = connector
+        #: ``externaddr``/``localnet`` (sip.conf; replaced on reload).
+        self.nat = NatMap()
         #: Stream listeners by transport: the local address of outbound flows.
         self._listeners: dict[TransportKind, list[Address]] = {}
         # Open connections by (transport, remote address), accepted ones included: a request to
@@ -378,11 +387,20 @@ class SipTransportHub:
 
     # -- choosing flows ----------------------------------------------------------------------
     def advertised(self, flow: Flow) -> Address:
-        """Our address as the peer should see it on ``flow`` (Via sent-by, Contact, SDP).
+        """Our address as the peer should see it on ``flow`` (Via sent-by, Contact, SDP):
+        ``externaddr`` for a peer outside ``localnet`` (:mod:`pbx.core.nat`).
 
         A wildcard listener (``0.0.0.0``/``::``) has no address of its own: the kernel's route
         to the peer names the source it would use. Results are cached per remote host.
         """
+        external = self.nat.external_for(flow.remote.host)
+        if external is not None:
+            # chan_sip: externaddr's port for UDP; stream listeners keep theirs.
+            return (
+                external
+                if flow.kind is TransportKind.UDP
+                else Address(external.host, flow.local.port)
+            )
         host = flow.local.host
         if host not in ("0.0.0.0", "::"):
             return flow.local

@@ -1,10 +1,12 @@
 """Which addresses media binds to and advertises, and where prompts are found.
 
-pbx advertises the address it is actually bound to (TESTING.md): media binds to sip.conf's
-``media_address`` when set, else to the SIP UDP bind address. A wildcard bind (``0.0.0.0`` /
-``[::]``) has no address of its own, so SDP then carries ``externaddr`` when set, else the first
-non-loopback interface address (loopback when there is none) — and a loud warning says so when
-that address is private, because browsers and phones outside this network cannot reach it.
+RTP binds to the SIP UDP bind address (``udpbindaddr``'s host). SDP ``c=`` lines and ICE
+candidates carry, as chan_sip's do: ``media_address`` when set (for every peer); else, for a
+peer outside ``localnet``, ``externaddr`` (decided per leg, :mod:`pbx.core.nat`); else the bound
+address (TESTING.md: advertise what we listen on). A wildcard bind (``0.0.0.0``/``[::]``) has no
+address of its own, so it announces the first non-loopback interface address (loopback when
+there is none) — with a loud warning when that address is private and nothing maps it to a
+public one, because browsers and phones outside this network cannot reach it.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ import os
 from pbx.adapters.local_ca import local_names
 from pbx.config.settings import Settings
 from pbx.core.addr import Address
+from pbx.core.nat import NatMap
 
 log = logging.getLogger(__name__)
 
 WILDCARDS = ("0.0.0.0", "::")
 
 
-def media_addresses(udpbindaddr: Address, media_address: str | None) -> dict[str, str]:
+def media_addresses(udpbindaddr: Address) -> dict[str, str]:
     """family -> IP to bind RTP sockets on."""
-    host = media_address or udpbindaddr.host
+    host = udpbindaddr.host
     if host == "::":
         return {"IPv4": "0.0.0.0", "IPv6": "::"}
     if ":" in host:
@@ -45,25 +48,25 @@ def _primary(v6: bool) -> str:
     return str(candidates[0])
 
 
-def media_advertise(
-    udpbindaddr: Address, media_address: str | None, externaddr: Address | None
-) -> dict[str, str]:
-    """family -> IP written into SDP (``c=``, ICE host candidates) for wildcard binds."""
+def media_advertise(udpbindaddr: Address, media_address: str | None, nat: NatMap) -> dict[str, str]:
+    """family -> IP written into SDP (``c=``, ICE host candidates) when it is not the bound
+    address: ``media_address``, or an interface address for a wildcard bind."""
     out: dict[str, str] = {}
-    for family, bound in media_addresses(udpbindaddr, media_address).items():
-        if bound not in WILDCARDS:
-            continue
+    for family, bound in media_addresses(udpbindaddr).items():
         v6 = family == "IPv6"
-        if externaddr is not None and (":" in externaddr.host) == v6:
-            out[family] = externaddr.host
+        if media_address is not None and (":" in media_address) == v6:
+            out[family] = media_address
+            continue
+        if bound not in WILDCARDS:
             continue
         chosen = _primary(v6)
         out[family] = chosen
-        if ipaddress.ip_address(chosen).is_private:
+        mapped = nat.externaddr is not None and nat.localnet
+        if ipaddress.ip_address(chosen).is_private and not mapped:
             log.warning(
                 "Media is bound to %s and advertised as %s, a private address: phones and "
-                "browsers outside this network cannot reach it. Set media_address or "
-                "externaddr in sip.conf [general].",
+                "browsers outside this network cannot reach it. Set media_address, or "
+                "externaddr with localnet, in sip.conf [general].",
                 bound,
                 chosen,
             )

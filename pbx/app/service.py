@@ -47,6 +47,7 @@ from pbx.config.sip_conf import SipConfig, SipSettings
 from pbx.core.addr import Address, TransportKind
 from pbx.core.clock import Cancellable
 from pbx.core.errors import MediaError
+from pbx.core.nat import NatMap
 from pbx.core.tokens import SecretTokens
 from pbx.dialplan.model import Dialplan
 from pbx.media.sounds import SoundLibrary
@@ -152,6 +153,8 @@ class Pbx:
         )
         self.connector = self._stream_connector(general)
         self.hub.connector = self.connector
+        nat = NatMap(general.externaddr, general.localnet)
+        self.hub.nat = nat
         self.hub.layer = self.layer
         self.endpoint.transports = self.hub
         self.layer_driver = TimerDriver(reactor, self.layer, self.hub.flush)
@@ -167,11 +170,10 @@ class Pbx:
             reactor,
             reactor,
             settings.rtp,
-            media_addresses(general.udpbindaddr, general.media_address),
+            media_addresses(general.udpbindaddr),
             self.tokens,
-            advertise=media_advertise(
-                general.udpbindaddr, general.media_address, general.externaddr
-            ),
+            advertise=media_advertise(general.udpbindaddr, general.media_address, nat),
+            nat=media_nat(general),
         )
         self.sounds = SoundLibrary(sound_dirs(settings))
         self.calls = CallService(self, dialplan, self.media, bridge, self.sounds)
@@ -444,6 +446,8 @@ class Pbx:
         for error in self._load_tls_trust(connector):
             log.error("%s (outbound TLS connections will fail)", error)
         self.connector = self.hub.connector = connector
+        self.hub.nat = NatMap(config.general.externaddr, config.general.localnet)
+        self.media.nat = media_nat(config.general)
         self.media.forget_certificates()
         for error in self._load_dtls_certificates(config):
             log.error("%s (its DTLS calls will fail)", error)
@@ -514,6 +518,14 @@ class Pbx:
         return float(self.reactor.seconds()) - self.stats.started_at
 
 
+def media_nat(general: SipSettings) -> NatMap:
+    """What decides a leg's SDP address per peer: nothing when ``media_address`` is set (it
+    wins for every peer, as in chan_sip), else ``externaddr``/``localnet``."""
+    if general.media_address is not None:
+        return NatMap()
+    return NatMap(general.externaddr, general.localnet)
+
+
 def _socket_alive(path: str) -> bool:
     import socket
 
@@ -528,7 +540,11 @@ def _socket_alive(path: str) -> bool:
 
 
 def format_duration(seconds: float) -> str:
-    """Asterisk's ``core show uptime`` phrasing: ``1 hour, 2 minutes, 3 seconds``."""
+    """Asterisk's ``core show uptime`` phrasing (``print_uptimestr``): ``1 hour, 2 minutes``.
+
+    As Asterisk does it: a unit is used only while what is left is strictly more than it (so
+    exactly 3600 s reads ``60 minutes``), and seconds are shown when not 0 or when nothing
+    else was."""
     seconds = int(seconds)
     parts = []
     for unit, size in (
@@ -538,8 +554,9 @@ def format_duration(seconds: float) -> str:
         ("hour", 3600),
         ("minute", 60),
     ):
-        n, seconds = divmod(seconds, size)
-        if n:
+        if seconds > size:
+            n, seconds = divmod(seconds, size)
             parts.append(f"{n} {unit}{'s' if n != 1 else ''}")
-    parts.append(f"{seconds} second{'s' if seconds != 1 else ''}")
+    if seconds or not parts:
+        parts.append(f"{seconds} second{'s' if seconds != 1 else ''}")
     return ", ".join(parts)

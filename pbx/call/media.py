@@ -123,12 +123,15 @@ class MediaFactory(Protocol):
         family: str = "IPv4",
         *,
         timeouts: tuple[int, int] = (0, 0),
+        peer_host: str | None = None,
     ) -> MediaLeg:
         """Allocate a leg and its port pair.
 
         :param name: the channel name (log lines).
         :param family: ``IPv4`` or ``IPv6`` (the SDP ``c=`` address type).
         :param timeouts: the peer's (``rtptimeout``, ``rtpholdtimeout``) in seconds, 0 = off.
+        :param peer_host: the peer's signalling address: decides whether SDP announces
+            ``externaddr`` (a peer outside ``localnet``, :mod:`pbx.core.nat`).
         :raises MediaError: the port range is exhausted, or no address of ``family``.
         """
         ...

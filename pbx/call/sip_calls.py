@@ -413,7 +413,11 @@ class SipCalls:
                 return
         try:
             media = self.media.create_leg(
-                peer.name, policy, _family(flow), timeouts=(peer.rtptimeout, peer.rtpholdtimeout)
+                peer.name,
+                policy,
+                _family(flow),
+                timeouts=(peer.rtptimeout, peer.rtpholdtimeout),
+                peer_host=flow.remote.host,
             )
         except MediaError as e:
             log.error("No media ports for a call from %s: %s", peer.name, e)
@@ -560,7 +564,11 @@ class SipCalls:
             return causes.BEARERCAPABILITY_NOTAVAIL
         try:
             media = self.media.create_leg(
-                peer.name, policy, _family(flow), timeouts=(peer.rtptimeout, peer.rtpholdtimeout)
+                peer.name,
+                policy,
+                _family(flow),
+                timeouts=(peer.rtptimeout, peer.rtpholdtimeout),
+                peer_host=flow.remote.host,
             )
         except MediaError as e:
             log.error("No media ports to call %s: %s", peer.name, e)

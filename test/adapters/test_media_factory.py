@@ -4,6 +4,7 @@ RTCP, release on close, exhaustion, and the leg's negotiated-format properties."
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 from typing import Any
 
@@ -16,7 +17,9 @@ from twisted.trial.unittest import TestCase
 
 from pbx.adapters.media_factory import UdpMediaFactory, UdpMediaLeg
 from pbx.config.rtp_conf import RtpSettings
+from pbx.core.addr import Address
 from pbx.core.errors import MediaError
+from pbx.core.nat import NatMap
 from pbx.core.tokens import CountingTokens
 from pbx.sdp.policy import MediaPolicy
 from test.unit.media.media_support import DATA, negotiated, our_certificate
@@ -102,6 +105,26 @@ class MediaFactoryTests(TestCase):
         # Our rtcp-mux offer answered without mux: the reserved odd port is bound now.
         leg.configure(negotiated(40000, rtcp_mux=False))
         self.assertFalse(self.bindable(local.rtcp_port))
+
+    def test_sdp_address_per_peer_follows_externaddr_and_localnet(self) -> None:
+        nat = NatMap(Address("203.0.113.5", 5060), (ipaddress.ip_network("10.0.0.0/8"),))
+        factory = self.make_factory(SETTINGS, nat=nat)
+        for peer_host, announced in (
+            ("198.51.100.7", "203.0.113.5"),  # outside localnet: externaddr
+            ("10.1.2.3", "127.0.0.1"),  # inside: the bound address
+            (None, "127.0.0.1"),
+        ):
+            leg = factory.create_leg("SIP/desk", BROWSER, peer_host=peer_host)
+            self.legs.append(leg)
+            self.assertEqual(leg.local_media().address, announced, peer_host)
+
+    def test_media_address_is_announced_but_not_bound(self) -> None:
+        factory = self.make_factory(SETTINGS, advertise={"IPv4": "198.51.100.1"})
+        leg = factory.create_leg("SIP/desk", DESK, peer_host="10.1.2.3")
+        self.legs.append(leg)
+        local = leg.local_media()
+        self.assertEqual(local.address, "198.51.100.1")
+        self.assertFalse(self.bindable(local.rtp_port))  # bound on 127.0.0.1 all the same
 
     def test_negotiated_format_properties(self) -> None:
         leg = self.leg()

@@ -7,6 +7,7 @@ transactions on it. Driven with a fake connector on ``task.Clock``.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from twisted.internet.task import Clock
@@ -14,6 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.adapters.sip_transport import CONNECT_TIMEOUT, SipTransportHub
 from pbx.core.addr import Address, TransportKind
+from pbx.core.nat import NatMap
 from pbx.sip.flow import Flow
 
 TCP, TLS, UDP, WSS = TransportKind.TCP, TransportKind.TLS, TransportKind.UDP, TransportKind.WSS
@@ -210,6 +212,18 @@ class OutboundTests(SynchronousTestCase):
         self.assertTrue(connection.closed)
         self.assertTrue(h.connector.attempts[-1][1].cancelled)
         self.assertIsNone(h.hub.flow_to(TCP, None, Address("127.0.0.1", 5080)))
+
+
+class AdvertisedTests(SynchronousTestCase):
+    def test_externaddr_for_peers_outside_localnet(self) -> None:
+        h = Harness()
+        h.hub.nat = NatMap(Address("203.0.113.5", 5099), (ipaddress.ip_network("10.0.0.0/8"),))
+        udp = Flow(UDP, Address("127.0.0.1", 5060), Address("198.51.100.7", 5060))
+        tcp = Flow(TCP, TCP_LISTENER, Address("198.51.100.7", 40000), 3)
+        lan = Flow(UDP, Address("127.0.0.1", 5060), Address("10.1.2.3", 5060))
+        self.assertEqual(h.hub.advertised(udp), Address("203.0.113.5", 5099))
+        self.assertEqual(h.hub.advertised(tcp), Address("203.0.113.5", 5060))  # its listener
+        self.assertEqual(h.hub.advertised(lan), Address("127.0.0.1", 5060))
 
 
 class BindingFlowTests(SynchronousTestCase):

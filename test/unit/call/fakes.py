@@ -377,6 +377,7 @@ class FakeMediaFactory:
     def __init__(self) -> None:
         self.legs: list[FakeMediaLeg] = []
         self.requests: list[tuple[str, MediaPolicy, str, tuple[int, int]]] = []
+        self.peer_hosts: list[str | None] = []
         self.error: MediaError | None = None
 
     def create_leg(
@@ -386,8 +387,10 @@ class FakeMediaFactory:
         family: str = "IPv4",
         *,
         timeouts: tuple[int, int] = (0, 0),
+        peer_host: str | None = None,
     ) -> FakeMediaLeg:
         self.requests.append((name, policy, family, timeouts))
+        self.peer_hosts.append(peer_host)
         if self.error is not None:
             raise self.error
         leg = FakeMediaLeg(name)
