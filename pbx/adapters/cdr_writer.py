@@ -117,6 +117,9 @@ class CdrWriter:
         if self._flush_call is not None and self._flush_call.active():
             self._flush_call.cancel()
         self.flush()
+        # A CDR that still comes (a call whose hang-up ends after the stop began) is written at
+        # once: no timer would run for it any more.
+        self._scheduler = None
         if self._db is not None:
             self._db.close()
             self._db = None

@@ -24,6 +24,7 @@ from pbx.config.logger_conf import parse_logger_conf
 from pbx.config.schema import Diagnostics, read_optional_config
 from pbx.config.sip_conf import load_sip_conf
 from pbx.core import causes
+from pbx.core.addr import parse_hostport, unbracket
 from pbx.core.errors import ConfigErrors
 from pbx.dialplan.show import show_applications, show_dialplan, show_functions
 
@@ -228,8 +229,12 @@ def _debug(pbx: Pbx, args: list[str]) -> str:
         debug.hosts.clear()
         return "SIP Debugging Disabled"
     if len(args) == 2 and args[0] == "ip":
-        host = args[1].rsplit(":", 1)[0] if args[1].count(":") == 1 else args[1]
-        debug.hosts.add(host.strip("[]"))
+        try:
+            target = parse_hostport(args[1], 0)
+        except ValueError as exc:
+            raise CommandError(f"Invalid address '{args[1]}'") from exc
+        # chan_sip keeps one debug address: the new one replaces what was set before.
+        debug.hosts = {unbracket(target.host): target.port or None}
         return f"SIP Debugging Enabled for IP: {args[1]}"
     if len(args) == 2 and args[0] == "peer":
         peer = pbx.peers.get(args[1])
@@ -240,7 +245,7 @@ def _debug(pbx: Pbx, args: list[str]) -> str:
             hosts.add(peer.host)
         if not hosts:
             raise CommandError(f"Unable to get IP address of peer '{args[1]}'")
-        debug.hosts.update(hosts)
+        debug.hosts = dict.fromkeys(hosts)
         return f"SIP Debugging Enabled for IP: {', '.join(sorted(hosts))}"
     raise CommandError("Usage: sip set debug {on|off|ip <host[:port]>|peer <peername>}")
 
