@@ -16,7 +16,9 @@ and be opened again by the next request (a dialog keeps working after a trunk cl
 connection, as chan_sip reconnects). A refused, timed-out or failed TLS connection is a transport
 error for the transactions waiting on it (RFC 3261 §8.1.3.1, §17.1.1.2), logged once per target
 at WARNING. Idle outbound connections stay open until the peer closes them or pbx stops
-(chan_sip keeps them too).
+(chan_sip keeps them too). What pbx still sends on a connection a phone opened and then closed
+(a BYE in its dialog, a 2xx retransmission) goes over a new connection to where the phone
+listens: the host it connected from, at the port of its Via (RFC 3261 §18.2.2).
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ CONNECT_TIMEOUT = 30.0
 MAX_OUTBOUND_FLOWS = 4096
 
 _WILDCARDS = ("0.0.0.0", "::")
+_STREAMS = (TransportKind.TCP, TransportKind.TLS)
 
 
 @dataclass(slots=True)
@@ -156,6 +159,10 @@ class SipTransportHub:
         # Targets whose last connection attempt failed: warned about once, until one succeeds.
         self._failing: set[tuple[TransportKind, Address]] = set()
         self._warned_no_listener: set[TransportKind] = set()
+        # Accepted TCP/TLS connections -> where their peer listens (its first request's Via),
+        # and the same for closed ones, oldest first, bounded.
+        self._listening: dict[int, Address] = {}
+        self._listeners_of_closed: dict[int, Address] = {}
         self._closing = False
         self.dropped = 0
         self.rejected = 0
@@ -187,6 +194,12 @@ class SipTransportHub:
         if self._connections.get(flow.conn_id) is not connection:
             return
         del self._connections[flow.conn_id]
+        listener = self._listening.pop(flow.conn_id, None)
+        if listener is not None:
+            closed = self._listeners_of_closed
+            if len(closed) >= MAX_OUTBOUND_FLOWS:
+                del closed[next(iter(closed))]  # the oldest
+            closed[flow.conn_id] = listener
         if self._by_remote.get((flow.kind, flow.remote)) == flow.conn_id:
             del self._by_remote[(flow.kind, flow.remote)]
         now = self.clock.seconds()
@@ -205,6 +218,14 @@ class SipTransportHub:
     @property
     def connection_count(self) -> int:
         return len(self._connections)
+
+    def _remember_listener(self, request: Request, flow: Flow) -> None:
+        """Where the sender of ``request`` listens: the received host at its Via sent-by port
+        (RFC 3261 §18.2.2), kept per connection for when the connection has closed."""
+        if flow.conn_id in self._listening:
+            return
+        port = request.top_via.port or (5061 if flow.kind is TransportKind.TLS else 5060)
+        self._listening[flow.conn_id] = Address(flow.remote.host, port)
 
     # -- outbound connections ----------------------------------------------------------------
     def connection_made(self, connection: Connection) -> None:
@@ -313,6 +334,8 @@ class SipTransportHub:
         try:
             if isinstance(message, Request):
                 stamp_received(message, flow)
+                if flow.kind in _STREAMS:
+                    self._remember_listener(message, flow)
             layer.receive(message, flow, now)
         except SipParseError as e:
             self.reject(e, data, flow)
@@ -362,6 +385,14 @@ class SipTransportHub:
             pending = self._pending.get(flow.conn_id)
             if pending is None and self._outbound.get((flow.kind, flow.remote)) == flow:
                 pending = self._connect(flow)  # §18.1.1: (re)open the flow's connection
+            if pending is None:
+                listener = self._listeners_of_closed.get(flow.conn_id)
+                if listener is not None:
+                    # §18.2.2's rule, for what pbx still sends on a dialog whose connection the
+                    # phone closed (a BYE, a 2xx retransmission): connect to where it listens.
+                    again = self._outbound_flow(flow.kind, listener)
+                    if again is not None:
+                        return self.send(data, again)
             if pending is None or pending.flow != flow:
                 log.debug("no connection for %s; message dropped", flow)
                 return False

@@ -30,6 +30,9 @@ class RecordingLayer:
     def transport_error(self, flow: Flow, now: float) -> None:
         self.errors.append(flow)
 
+    def receive(self, message: object, flow: Flow, now: float) -> None:
+        return
+
     def outputs(self) -> list[object]:
         return []
 
@@ -212,6 +215,35 @@ class OutboundTests(SynchronousTestCase):
         self.assertTrue(connection.closed)
         self.assertTrue(h.connector.attempts[-1][1].cancelled)
         self.assertIsNone(h.hub.flow_to(TCP, None, Address("127.0.0.1", 5080)))
+
+
+class ClosedByThePhoneTests(SynchronousTestCase):
+    PHONE = Address("127.0.0.1", 40312)
+    OPTIONS = (
+        b"OPTIONS sip:127.0.0.1 SIP/2.0\r\n"
+        b"Via: SIP/2.0/TCP 127.0.0.1:5072;branch=z9hG4bK-1\r\n"
+        b"From: <sip:desk@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\n"
+        b"Call-ID: c1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+
+    def test_a_closed_accepted_connection_is_reached_at_its_via_port(self) -> None:
+        h = Harness()
+        accepted = FakeConnection(Flow(TCP, TCP_LISTENER, self.PHONE, h.hub.new_conn_id()))
+        h.hub.add_connection(accepted)
+        h.hub.receive(self.OPTIONS, accepted.flow)
+        h.hub.remove_connection(accepted)
+        self.assertTrue(h.hub.send(b"BYE", accepted.flow))  # the dialog's flow, closed
+        [(flow, _attempt)] = h.connector.attempts
+        self.assertEqual((flow.kind, flow.remote), (TCP, Address("127.0.0.1", 5072)))
+        self.assertEqual(h.up(flow).sent, [b"BYE"])
+
+    def test_without_a_request_seen_nothing_is_guessed(self) -> None:
+        h = Harness()
+        accepted = FakeConnection(Flow(TCP, TCP_LISTENER, self.PHONE, h.hub.new_conn_id()))
+        h.hub.add_connection(accepted)
+        h.hub.remove_connection(accepted)
+        self.assertFalse(h.hub.send(b"BYE", accepted.flow))
+        self.assertEqual(h.connector.attempts, [])
 
 
 class AdvertisedTests(SynchronousTestCase):

@@ -10,6 +10,9 @@ Contact's port.
 
 from __future__ import annotations
 
+import re
+import secrets
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,6 +30,7 @@ from test.integration.sipp_calls import (
     requests,
     statuses_to,
 )
+from test.integration.sipua import SipClient
 
 pytestmark = requires_sipp
 
@@ -182,3 +186,62 @@ def test_tls_trunk_verifies_the_far_end(far_end: Daemon, tmp_path: Path) -> None
         busy = call(pbx, tmp_path / "trusted", "desk1", "400", "uac_reject.xml")
         assert statuses_to(busy, "INVITE")[-1] == 486, explain(busy)
         assert db_get(pbx, "test", "far") == "BUSY"
+
+
+# -- a phone that closed its connection mid-call -----------------------------------------------
+def test_bye_reaches_a_phone_whose_connection_closed(tmp_path: Path) -> None:
+    """The phone INVITEs over TCP, gets the 200, ACKs and closes its connection; when the
+    dialplan hangs up, pbx connects to the port of the phone's Via and sends the BYE there."""
+    peers = {"desk": {"type": "friend", "host": "dynamic", "context": "phones",
+                      "transport": "tcp"}}  # fmt: skip
+    dialplan = "[phones]\nexten => 500,1,Answer()\n same => n,Wait(1)\n same => n,Hangup()\n"
+    with Daemon(tmp_path / "pbx", peers, dialplan=dialplan) as pbx:
+        listening = socket.create_server(("127.0.0.1", 0))
+        listening.settimeout(5.0)
+        port = listening.getsockname()[1]
+        with listening, SipClient("tcp", pbx.tcp_address) as phone:
+            call_id = secrets.token_hex(8)
+            phone.send(tcp_invite(phone, port, call_id))
+            ok = phone.final(5.0)
+            assert ok is not None and ok.status == 200, ok
+            ack = phone.request("ACK", "desk", call_id=call_id).replace(
+                b"To: <sip:desk@", b"To: <sip:500@"
+            )
+            to = ok.header("To") or ""
+            ack = re.sub(rb"To: [^\r]*", f"To: {to}".encode(), ack, count=1)
+            phone.send(ack)
+            phone.close()  # the phone drops its connection mid-call
+            connection, _ = listening.accept()
+            with connection:
+                connection.settimeout(5.0)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += connection.recv(65536)
+        assert data.startswith(b"BYE "), data
+        assert f"Call-ID: {call_id}".encode() in data, data
+
+
+def tcp_invite(client: SipClient, listening_port: int, call_id: str) -> bytes:
+    """An INVITE whose Via and Contact name ``listening_port`` (where the phone listens),
+    sent from the client's own ephemeral port."""
+    host = client.local[0]
+    server_host, server_port = client.server
+    sdp = (
+        f"v=0\r\no=desk 1 1 IN IP4 {host}\r\ns=-\r\nc=IN IP4 {host}\r\nt=0 0\r\n"
+        f"m=audio {listening_port + 2} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    ).encode()
+    lines = [
+        f"INVITE sip:500@{server_host}:{server_port};transport=tcp SIP/2.0",
+        f"Via: SIP/2.0/TCP {host}:{listening_port};branch=z9hG4bK{secrets.token_hex(8)};rport",
+        f"From: <sip:desk@{server_host}>;tag={client.tag}",
+        f"To: <sip:500@{server_host}>",
+        f"Call-ID: {call_id}",
+        "CSeq: 1 INVITE",
+        f"Contact: <sip:desk@{host}:{listening_port};transport=tcp>",
+        "Max-Forwards: 70",
+        "Content-Type: application/sdp",
+        f"Content-Length: {len(sdp)}",
+        "",
+        "",
+    ]
+    return "\r\n".join(lines).encode() + sdp
