@@ -35,6 +35,7 @@ def media_policy(peer: PeerConfig, codecs: Sequence[str] | None = None) -> Media
         codecs=chosen,
         dtmf_rfc4733=peer.dtmfmode in ("rfc2833", "auto"),
         encryption=peer.encryption or webrtc,
+        sdes_taglen=peer.encryption_taglen,
         dtls=peer.dtlsenable or webrtc,
         avpf=peer.avpf or webrtc,
         ice=peer.icesupport or webrtc,

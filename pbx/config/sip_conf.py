@@ -65,12 +65,6 @@ WEBSOCKET_MAX_CONTACTS = 5
 """``max_contacts`` of a webrtc/ws/wss device when neither it nor ``[general]`` sets one."""
 
 FIXED_BEHAVIOUR: tuple[tuple[AnyOption, object, str], ...] = (
-    (
-        o.ENCRYPTION_TAGLEN,
-        80,
-        "pbx offers AES_CM_128_HMAC_SHA1_80 first and AES_CM_128_HMAC_SHA1_32 second; "
-        "the answerer chooses",
-    ),
     (o.FORCE_AVP, False, "pbx always offers UDP/TLS/RTP/SAVP(F) with DTLS"),
     (
         o.DTLSVERIFY,
@@ -121,6 +115,7 @@ class PeerConfig:
     transports: tuple[TransportKind, ...]
     avpf: bool
     encryption: bool
+    encryption_taglen: int
     icesupport: bool
     rtcp_mux: bool
     dtlsenable: bool
@@ -517,6 +512,7 @@ def _peer(
         transports=transports,
         avpf=pick(o.AVPF, True),
         encryption=pick(o.ENCRYPTION, True),
+        encryption_taglen=values.get(o.ENCRYPTION_TAGLEN),
         icesupport=pick(o.ICESUPPORT, True),
         rtcp_mux=pick(o.RTCP_MUX, True),
         dtlsenable=dtlsenable,

@@ -125,9 +125,10 @@ ENCRYPTION_TAGLEN = Option(
     "encryption_taglen",
     v.TAGLEN_VALUE,
     80,
-    "SRTP authentication tag length offered. pbx always offers AES_CM_128_HMAC_SHA1_80 first "
-    "and AES_CM_128_HMAC_SHA1_32 second, which is what 80 asks for; a written 32 draws a "
-    "warning.",
+    "SRTP authentication tag length (bits) of the SDES suite offered first: 80 offers "
+    "AES_CM_128_HMAC_SHA1_80 as a=crypto tag 1, 32 offers AES_CM_128_HMAC_SHA1_32. pbx adds "
+    "the other suite as tag 2 (chan_sip offers one line) so the answerer may pick either; "
+    "answers take what the offer chose.",
     scope=G,
 )
 FORCE_AVP = Option(

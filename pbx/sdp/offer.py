@@ -2,7 +2,8 @@
 
 Offers follow chan_sip's choices for the peer (ASTERISK-REFERENCE §1.3, §1.7): our codecs in
 ``allow`` order with their PTs, telephone-event 101 (``0-16``), ``a=ptime:20`` when G.711 is
-offered, the profile of ``ast_sdp_get_rtp_profile``, SDES keys for both suites, or for DTLS a
+offered, the profile of ``ast_sdp_get_rtp_profile``, SDES keys for both suites (the one of
+``encryption_taglen`` as tag 1, :func:`pbx.sdp.sdes.offer_suites`), or for DTLS a
 fingerprint and ``a=setup`` (the configured one first; re-offers keep the established role,
 RFC 8842 §5.5), ICE-lite credentials and candidates, rtcp-mux, ``a=mid`` and BUNDLE.
 
@@ -95,7 +96,7 @@ def make_offer(
         rtcp_mux=policy.rtcp_mux,
         mid=mid,
         ptime=20 if any(c.name in G711 for c in codecs) else None,
-        cryptos=_our_cryptos(local) if policy.encryption and not policy.dtls else (),
+        cryptos=_our_cryptos(local, policy) if policy.encryption and not policy.dtls else (),
         dtls=dtls_attrs,
         candidates=build.host_candidates(local, policy.rtcp_mux) if policy.ice else None,
     )
@@ -124,8 +125,8 @@ def _audio_index(previous: SessionDescription) -> int:
     return (active or audio or [len(previous.media)])[0]
 
 
-def _our_cryptos(local: LocalMedia) -> list[Crypto]:
-    suites = [s for s in sdes.SUITES if s in local.sdes_keys]
+def _our_cryptos(local: LocalMedia, policy: MediaPolicy) -> list[Crypto]:
+    suites = [s for s in sdes.offer_suites(policy.sdes_taglen) if s in local.sdes_keys]
     if not suites:
         raise LocalProtocolError("LocalMedia.sdes_keys is needed for SDES-SRTP")
     return [sdes.local_crypto(tag, s, local.sdes_keys[s]) for tag, s in enumerate(suites, start=1)]

@@ -2,12 +2,13 @@
 came out (RFC 3264 offer/answer inputs and results).
 
 :class:`MediaPolicy` is the SDP-relevant slice of a chan_sip peer (``allow``, ``dtmfmode``,
-``encryption``, ``dtlsenable``, ``avpf``, ``icesupport``, ``rtcp_mux``, ``dtlssetup``,
-``dtlsfingerprint``); :class:`LocalMedia` is what the media layer allocated for one call leg;
-:class:`NegotiatedMedia` is the agreed stream the media layer sets up; :class:`NotAcceptable`
-is a refusal with the exact reason text that becomes ``Warning: 399 <host> "<reason>"``, the
-log line and the CDR userfield.  Also the RTP profile table (RFC 3551, RFC 4585, RFC 3711,
-RFC 5124, RFC 5764 §8) and the direction algebra of RFC 3264 §6.1.
+``encryption``, ``encryption_taglen``, ``dtlsenable``, ``avpf``, ``icesupport``, ``rtcp_mux``,
+``dtlssetup``, ``dtlsfingerprint``); :class:`LocalMedia` is what the media layer allocated for
+one call leg; :class:`NegotiatedMedia` is the agreed stream the media layer sets up;
+:class:`NotAcceptable` is a refusal with the exact reason text that becomes
+``Warning: 399 <host> "<reason>"``, the log line and the CDR userfield.  Also the RTP profile
+table (RFC 3551, RFC 4585, RFC 3711, RFC 5124, RFC 5764 §8) and the direction algebra of
+RFC 3264 §6.1.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ RTP_PROFILES = PLAIN_PROFILES | SDES_PROFILES | DTLS_PROFILES
 
 DTLS_SETUPS = ("actpass", "active", "passive")
 """Allowed ``MediaPolicy.dtls_setup`` values (chan_sip ``dtlssetup``)."""
+
+SDES_TAGLENS = (32, 80)
+"""Allowed ``MediaPolicy.sdes_taglen`` values (chan_sip ``encryption_taglen``)."""
 
 
 def offer_profile(policy: MediaPolicy) -> str:
@@ -63,6 +67,8 @@ class MediaPolicy:
     :param dtmf_rfc4733: ``dtmfmode=rfc2833``: offer/accept telephone-event.
     :param encryption: ``encryption=yes``: SRTP required (plain RTP offers are refused), SDES
         offered unless ``dtls``.
+    :param sdes_taglen: ``encryption_taglen``: the authentication tag length in bits (32 or
+        80) of the SDES suite offered as tag 1; the other suite follows as tag 2.
     :param dtls: ``dtlsenable=yes``: DTLS-SRTP offered and accepted.
     :param avpf: ``avpf=yes``: the F profiles in our offers (answers mirror the offer).
     :param ice: ``icesupport=yes``: ICE-lite credentials and candidates.
@@ -78,6 +84,7 @@ class MediaPolicy:
     codecs: tuple[str, ...]
     dtmf_rfc4733: bool = True
     encryption: bool = False
+    sdes_taglen: int = 80
     dtls: bool = False
     avpf: bool = False
     ice: bool = False
@@ -89,6 +96,8 @@ class MediaPolicy:
     def __post_init__(self) -> None:
         if self.dtls_setup not in DTLS_SETUPS:
             raise ValueError(f"dtls_setup must be one of {DTLS_SETUPS}, not {self.dtls_setup!r}")
+        if self.sdes_taglen not in SDES_TAGLENS:
+            raise ValueError(f"sdes_taglen must be one of {SDES_TAGLENS}, not {self.sdes_taglen!r}")
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,13 @@
 
 pbx supports the two RFC 4568 §6.2 suites every SDES phone has, ``AES_CM_128_HMAC_SHA1_80`` and
 ``AES_CM_128_HMAC_SHA1_32``, with one inline master key||salt of 30 bytes (§6.1: 16-byte key,
-14-byte salt).  The acceptance rules match what :mod:`pbx.media.srtp` can key (it keys each
-direction once and strips a peer's MKI), so whatever an answer accepts the media layer can use:
+14-byte salt).  Offers carry both: the suite of chan_sip's ``encryption_taglen`` (80 unless set
+to 32) as tag 1, the other as tag 2.  chan_sip writes only the first line; the second costs
+nothing and lets an answerer that has only the other suite still take the call (§7.1.2: the
+answerer accepts one of the offered lines).
+
+The acceptance rules match what :mod:`pbx.media.srtp` can key (it keys each direction once and
+strips a peer's MKI), so whatever an answer accepts the media layer can use:
 
 * exactly one ``inline:`` key (§6.1); several keys only make sense with re-keying;
 * a lifetime (§6.1, ``2^n`` or decimal) of at least 2^24 packets (93 hours at 50 packets/s:
@@ -24,7 +29,7 @@ import re
 from pbx.sdp.model import Crypto
 
 SUITES = ("AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32")
-"""Supported suites, in the order pbx offers them (tag 1, 2)."""
+"""Supported suites, in the order pbx offers them by default (tag 1, 2)."""
 
 KEY_SALT_LENGTH = 30
 """Bytes of master key||salt for both suites (RFC 4568 §6.2.1, §6.2.2)."""
@@ -64,6 +69,17 @@ def key_problem(crypto: Crypto) -> str | None:
         if not param.startswith("WSH="):
             return f"{where} has session parameter {param}, which pbx cannot honour"
     return None
+
+
+def offer_suites(taglen: int) -> tuple[str, ...]:
+    """:data:`SUITES` in offer order: the one whose tag is ``taglen`` bits long first.
+
+    :raises ValueError: if no supported suite has a ``taglen``-bit tag (a caller bug).
+    """
+    first = f"AES_CM_128_HMAC_SHA1_{taglen}"
+    if first not in SUITES:
+        raise ValueError(f"no supported SDES suite has a {taglen}-bit tag")
+    return (first, *(s for s in SUITES if s != first))
 
 
 def local_crypto(tag: int, suite: str, key: bytes) -> Crypto:

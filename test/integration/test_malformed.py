@@ -1,12 +1,13 @@
-"""Bad input against the running daemon, byte-exact, over UDP and TCP (issue 2).
+"""Bad input against the running daemon, byte-exact, over UDP, TCP and TLS (issue 2).
 
 RFC 3261 §8.2 / STYLE §2.7: a request whose Via, From, To, Call-ID and CSeq parse gets the
 parser's response hint (400 with a reason phrase naming the problem, 505, 513); anything else is
 dropped. Whatever came in, the listener keeps answering: every case is followed by a good
-OPTIONS that must get its 200. On TCP, a client that loses framing is disconnected and no other
-connection notices. sipp cannot put such bytes on the wire exactly, so these tests use the raw
-client of :mod:`test.integration.sipua`; ``test_register_sipp`` runs sipp's malformed.xml. Also
-here: a well-formed INVITE that requires an extension pbx lacks gets 420 (RFC 3261 §8.2.2.3).
+OPTIONS that must get its 200. On TCP and TLS, a client that loses framing is disconnected and
+no other connection notices. sipp cannot put such bytes on the wire exactly, so these tests use
+the raw client of :mod:`test.integration.sipua`; ``test_register_sipp`` runs sipp's
+malformed.xml. Also here: a well-formed INVITE that requires an extension pbx lacks gets 420
+(RFC 3261 §8.2.2.3).
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ MAX_SIZE = 4096
 
 @pytest.fixture(scope="module")
 def daemon(daemons: DaemonFactory) -> Daemon:
-    return daemons("malformed", {"desk1": {"secret": "desk1-pw"}}, {"maxmessagesize": MAX_SIZE})
+    peers = {
+        "desk1": {"secret": "desk1-pw"},
+        "desk-tls": {"secret": "desk-tls-pw", "transport": "tls"},
+    }
+    return daemons("malformed", peers, {"maxmessagesize": MAX_SIZE}, tls=True)
 
 
 def options(client: SipClient, call_id: str) -> bytes:
@@ -212,3 +217,20 @@ def test_tcp_crlf_keepalive_gets_a_single_crlf_pong(daemon: Daemon) -> None:
         client.send(b"\r\n\r\n")
         assert client.recv_bytes(2.0) == b"\r\n"
         assert_still_answers(client)
+
+
+def test_tls_garbage_closes_that_connection_only(daemon: Daemon) -> None:
+    """The TCP case inside TLS: the bytes arrive decrypted, so framing is lost the same way."""
+    ca = daemon.dbdir / "tls" / "ca.crt"
+    with (
+        SipClient("tls", daemon.tls_address, cafile=ca) as bystander,
+        SipClient("tls", daemon.tls_address, cafile=ca) as vandal,
+    ):
+        assert_still_answers(bystander)
+        vandal.send(b"\xff\xfe this is not SIP \x80\r\n\r\n")
+        assert vandal.closed_by_peer(3.0), "pbx kept a TLS connection whose framing is lost"
+        assert_still_answers(bystander)
+    with SipClient("tls", daemon.tls_address, cafile=ca) as newcomer:
+        responses = newcomer.register("desk-tls", "desk-tls-pw")
+        assert [r.status for r in responses] == [401, 200], "\n".join(map(str, responses))
+        assert_still_answers(newcomer)

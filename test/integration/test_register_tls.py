@@ -5,12 +5,17 @@ so the phone here is :class:`test.integration.sipua.SipClient` over Python's ``s
 verifies the server certificate and its address like a careful phone. With ``tlsenable=yes`` and
 no ``tlscertfile``, pbx creates a local CA and a server certificate under ``dbdir/tls`` (brief of
 issue 2); the client trusts only that ``ca.crt``.
+
+``tlscipher`` (OpenSSL's cipher list, as chan_sip applies it) is tested with TLS 1.2 clients:
+OpenSSL's cipher list does not govern TLS 1.3 suites, in pbx as in Asterisk.
 """
 
 from __future__ import annotations
 
 import datetime
 import ipaddress
+import ssl
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +27,7 @@ from cryptography.x509.oid import NameOID
 
 from test.integration.conftest import DaemonFactory
 from test.integration.console import PeerDetails, parse_peer
-from test.integration.daemon import Daemon
+from test.integration.daemon import Daemon, pbx_command
 from test.integration.sipua import SipClient, SipMessage
 
 PEERS = {
@@ -34,6 +39,17 @@ PEERS = {
 @pytest.fixture(scope="module")
 def auto_ca(daemons: DaemonFactory) -> Daemon:
     return daemons("tls-auto", PEERS, tls=True)
+
+
+#: A TLS 1.2 suite for the local CA's P-256 server key; ``OTHER_CIPHER`` is one OpenSSL (and
+#: so pbx without ``tlscipher``) also accepts for that key.
+CIPHER = "ECDHE-ECDSA-AES128-GCM-SHA256"
+OTHER_CIPHER = "ECDHE-ECDSA-AES256-GCM-SHA384"
+
+
+@pytest.fixture(scope="module")
+def ciphered(daemons: DaemonFactory) -> Daemon:
+    return daemons("tls-cipher", PEERS, {"tlscipher": CIPHER}, tls=True)
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +143,68 @@ def test_register_over_tls_for_a_udp_only_peer_gets_403(configured: Daemon) -> N
     reg = register_over_tls(configured, cert, "phone-udp", "udp-pw")
     assert reg.statuses == [401, 403], reg.explain()
     assert reg.peer["Bindings"] == "0"
+
+
+def tls12_client(daemon: Daemon, cipher: str) -> SipClient:
+    """A TLS 1.2 phone offering only ``cipher`` (an OpenSSL list), trusting the local CA.
+
+    :raises ssl.SSLError: if the handshake fails.
+    """
+    client = SipClient("tcp", daemon.tls_address)  # connected; the handshake follows
+    context = ssl.create_default_context(cafile=str(daemon.dbdir / "tls" / "ca.crt"))
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(cipher)
+    try:
+        client.sock = context.wrap_socket(client.sock, server_hostname=daemon.tls_address[0])
+    except BaseException:
+        client.close()
+        raise
+    client.kind = "tls"
+    return client
+
+
+def negotiated_cipher(client: SipClient) -> tuple[str, str]:
+    assert isinstance(client.sock, ssl.SSLSocket)
+    name, version, _ = client.sock.cipher() or ("", "", 0)
+    return name, version
+
+
+def test_tlscipher_refuses_a_client_offering_only_another_cipher(
+    ciphered: Daemon, auto_ca: Daemon
+) -> None:
+    # Without tlscipher the same client is welcome: the list is what refuses it.
+    with tls12_client(auto_ca, OTHER_CIPHER) as client:
+        assert negotiated_cipher(client) == (OTHER_CIPHER, "TLSv1.2")
+    with pytest.raises(ssl.SSLError, match="HANDSHAKE_FAILURE"):
+        tls12_client(ciphered, OTHER_CIPHER)
+
+
+def test_tlscipher_admits_a_client_offering_that_cipher(ciphered: Daemon) -> None:
+    with tls12_client(ciphered, f"{OTHER_CIPHER}:{CIPHER}") as client:
+        assert negotiated_cipher(client) == (CIPHER, "TLSv1.2")
+        responses = client.register("phone-tls", "tls-pw")
+        assert [r.status for r in responses] == [401, 200], "\n".join(map(str, responses))
+
+
+def test_a_tlscipher_naming_no_cipher_stops_start_up(tmp_path: Path) -> None:
+    """A typo in ``tlscipher`` is found at start-up, named, not by the first phone's handshake.
+
+    ``pbx -f`` is run here directly: :meth:`Daemon.start` retries "Unable to bind" failures
+    with new ports, which this one is not.
+    """
+    daemon = Daemon(tmp_path / "bad-cipher", PEERS, {"tlscipher": "NO-SUCH-CIPHER"}, tls=True)
+    daemon.write_config()
+    result = subprocess.run(
+        [*pbx_command(), "-C", str(daemon.confdir), "-f"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=daemon.confdir,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    tls = f"127.0.0.1:{daemon.tls_port}"
+    message = (
+        f"Unable to bind SIP TLS {tls}: tlscipher 'NO-SUCH-CIPHER' names no cipher OpenSSL knows"
+    )
+    assert f"pbx: {message}" in result.stdout + result.stderr, result.stdout + result.stderr

@@ -56,6 +56,9 @@ dtmfmode=info
 disallow=all
 allow=ulaw
 
+[sdes32](sdes)
+encryption_taglen=32
+
 [dtls]
 type=friend
 host=dynamic
@@ -104,6 +107,14 @@ class PolicyTests(SynchronousTestCase):
         self.assertFalse(is_webrtc(peer("sdes")))
         self.assertEqual(
             (policy.encryption, policy.dtls, policy.dtmf_rfc4733), (True, False, False)
+        )
+
+    def test_encryption_taglen_is_the_sdes_taglen(self) -> None:
+        self.assertEqual(media_policy(peer("sdes")).sdes_taglen, 80)
+        self.assertEqual(media_policy(peer("sdes32")).sdes_taglen, 32)
+        self.assertEqual(
+            media_policy(peer("sdes32")),
+            dataclasses.replace(media_policy(peer("sdes")), peer_name="sdes32", sdes_taglen=32),
         )
 
     def test_dtls_options(self) -> None:

@@ -517,7 +517,7 @@ class CrossCheckTests(SynchronousTestCase):
         _, errors, warnings = load(
             "[general]\nsession-timers=accept\ncallcounter=no\n"
             "[t](!)\ndtlsverify=certificate\n"
-            "[a](t)\ntype=friend\nencryption_taglen=32\nforce_avp=yes\n"
+            "[a](t)\ntype=friend\nforce_avp=yes\n"
             "[b](t)\ntype=friend\nrtpkeepalive=15\nsession-timers=originate\n"
         )
         self.assertEqual(errors, [])
@@ -529,12 +529,39 @@ class CrossCheckTests(SynchronousTestCase):
                 "sip.conf:3: [general] callcounter=no: pbx always counts every device's calls",
                 "sip.conf:5: [t] dtlsverify=certificate: pbx verifies DTLS peers by fingerprint "
                 "only (the certificate must match a=fingerprint)",
-                "sip.conf:8: [a] encryption_taglen=32: pbx offers AES_CM_128_HMAC_SHA1_80 first "
-                "and AES_CM_128_HMAC_SHA1_32 second; the answerer chooses",
-                "sip.conf:9: [a] force_avp=yes: pbx always offers UDP/TLS/RTP/SAVP(F) with DTLS",
-                "sip.conf:12: [b] rtpkeepalive=15: pbx sends no RTP keepalive packets",
-                "sip.conf:13: [b] session-timers=originate: pbx implements no RFC 4028 session "
+                "sip.conf:8: [a] force_avp=yes: pbx always offers UDP/TLS/RTP/SAVP(F) with DTLS",
+                "sip.conf:11: [b] rtpkeepalive=15: pbx sends no RTP keepalive packets",
+                "sip.conf:12: [b] session-timers=originate: pbx implements no RFC 4028 session "
                 "timers (it ignores Session-Expires and never refreshes), as with refuse",
+            ],
+        )
+
+    def test_encryption_taglen_32_or_80_from_general_or_the_device(self) -> None:
+        config, errors, warnings = load(
+            "[general]\nencryption_taglen=32\n"
+            "[a]\ntype=friend\n[b]\ntype=friend\nencryption_taglen=80\n"
+        )
+        self.assertEqual((errors, warnings), ([], []))
+        self.assertEqual(config.general.guest.encryption_taglen, 32)
+        taglens = {name: p.encryption_taglen for name, p in config.peers.items()}
+        self.assertEqual(taglens, {"a": 32, "b": 80})
+        self.assertEqual(peer("[p]\ntype=friend\n")[0].encryption_taglen, 80)
+        self.assertEqual(
+            peer("[p]\ntype=friend\nencryption_taglen = 32\n")[0].encryption_taglen, 32
+        )
+
+    def test_encryption_taglen_other_values_are_errors_at_their_line(self) -> None:
+        _, errors, warnings = load(
+            "[general]\nencryption_taglen=4\n[p]\ntype=friend\nencryption_taglen=64\n"
+            "[q]\ntype=friend\nencryption_taglen=yes\n"
+        )
+        self.assertEqual(warnings, [])
+        self.assertEqual(
+            errors,
+            [
+                "sip.conf:2: [general] option 'encryption_taglen': expected 32 or 80, got '4'",
+                "sip.conf:5: [p] option 'encryption_taglen': expected 32 or 80, got '64'",
+                "sip.conf:8: [q] option 'encryption_taglen': expected 32 or 80, got 'yes'",
             ],
         )
 

@@ -55,7 +55,7 @@ allowoverlap externaddr media_address localnet maxmessagesize
 """.split()
 
 # Typed options whose one value matches what pbx always does (sip_conf warns about the others).
-FIXED = "encryption_taglen force_avp dtlsverify callcounter rtpkeepalive session-timers".split()
+FIXED = "force_avp dtlsverify callcounter rtpkeepalive session-timers".split()
 
 # Known to chan_sip, no effect in pbx: recognised, warned about when written.
 NO_EFFECT = """
@@ -142,3 +142,4 @@ class TableShapeTests(SynchronousTestCase):
         self.assertEqual(o.SESSION_TIMERS.default, "accept")
         self.assertEqual(o.DTLSVERIFY.default, "no")
         self.assertEqual(o.ENCRYPTION_TAGLEN.default, 80)
+        self.assertEqual(o.ENCRYPTION_TAGLEN.choices, ("32", "80"))

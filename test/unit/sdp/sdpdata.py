@@ -48,6 +48,7 @@ WEBRTC_POLICY = MediaPolicy(
 )
 DESK_POLICY = MediaPolicy("desk1", ("ulaw", "alaw"))
 SDES_POLICY = MediaPolicy("desk1", ("ulaw", "alaw"), encryption=True)
+SDES_32_POLICY = MediaPolicy("desk1", ("ulaw", "alaw"), encryption=True, sdes_taglen=32)
 
 
 def load(name: str) -> bytes:

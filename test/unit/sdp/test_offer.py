@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -15,7 +16,9 @@ from pbx.sdp.policy import LocalMedia, MediaPolicy, NegotiatedMedia, NotAcceptab
 from .sdpdata import (
     DESK_LOCAL,
     DESK_POLICY,
+    KEY_32,
     KEY_80,
+    SDES_32_POLICY,
     SDES_POLICY,
     WEBRTC_LOCAL,
     WEBRTC_POLICY,
@@ -48,6 +51,7 @@ class GoldenOfferTests(SynchronousTestCase):
         for policy, local, name in [
             (WEBRTC_POLICY, WEBRTC_LOCAL, "offer-webrtc.sdp"),
             (SDES_POLICY, DESK_LOCAL, "offer-sdes.sdp"),
+            (SDES_32_POLICY, DESK_LOCAL, "offer-sdes-taglen32.sdp"),
             (DESK_POLICY, DESK_LOCAL, "offer-plain.sdp"),
         ]:
             offer = make_offer(policy, local, session=SESSION)
@@ -74,6 +78,36 @@ class GoldenOfferTests(SynchronousTestCase):
         local = dataclasses.replace(DESK_LOCAL, sdes_keys={"AES_CM_128_HMAC_SHA1_32": KEY_80})
         only_32 = make_offer(SDES_POLICY, local).media[0].cryptos
         self.assertEqual([(c.tag, c.suite) for c in only_32], [(1, "AES_CM_128_HMAC_SHA1_32")])
+
+    def test_encryption_taglen_32_puts_the_32_bit_suite_first(self) -> None:
+        """chan_sip's ``encryption_taglen=32``: AES_CM_128_HMAC_SHA1_32 is tag 1; pbx keeps
+        _80 as tag 2 (chan_sip writes one line) so an 80-only answerer still connects."""
+        cryptos = load_sdp("expected/offer-sdes-taglen32.sdp").media[0].cryptos
+        self.assertEqual(
+            [str(c) for c in cryptos],
+            [
+                "1 AES_CM_128_HMAC_SHA1_32 inline:" + base64.b64encode(KEY_32).decode(),
+                "2 AES_CM_128_HMAC_SHA1_80 inline:" + base64.b64encode(KEY_80).decode(),
+            ],
+        )
+        # Every other line is the default offer's.
+        default = load("expected/offer-sdes.sdp").split(b"\r\n")
+        taglen32 = load("expected/offer-sdes-taglen32.sdp").split(b"\r\n")
+        self.assertEqual(default[13][:9], b"a=crypto:")
+        self.assertEqual(default[:13] + default[15:], taglen32[:13] + taglen32[15:])
+        # Without a _32 key the _80 line is still offered, as tag 1.
+        local = dataclasses.replace(DESK_LOCAL, sdes_keys={"AES_CM_128_HMAC_SHA1_80": KEY_80})
+        only_80 = make_offer(SDES_32_POLICY, local).media[0].cryptos
+        self.assertEqual([(c.tag, c.suite) for c in only_80], [(1, "AES_CM_128_HMAC_SHA1_80")])
+
+    def test_encryption_taglen_changes_nothing_without_sdes(self) -> None:
+        for policy in (DESK_POLICY, WEBRTC_POLICY):
+            local = dataclasses.replace(WEBRTC_LOCAL, sdes_keys=DESK_LOCAL.sdes_keys)
+            taglen32 = dataclasses.replace(policy, sdes_taglen=32)
+            self.assertEqual(
+                make_offer(taglen32, local, session=SESSION).to_bytes(),
+                make_offer(policy, local, session=SESSION).to_bytes(),
+            )
 
     def test_codecs_ptime_dtmf_and_hold(self) -> None:
         for codecs, dtmf, hold, fmts, ptime, direction in [
@@ -342,6 +376,28 @@ class SelfNegotiationTests(SynchronousTestCase):
         ours, theirs = self.exchange(SDES_POLICY, SDES_POLICY, both)
         self.assertEqual(ours.local_crypto_suite, "AES_CM_128_HMAC_SHA1_80")
         self.assertEqual(ours.remote_crypto and ours.remote_crypto.tag, 1)
+
+    def test_sdes_taglen_32_offer_is_answered_with_the_32_bit_suite(self) -> None:
+        # pbx answering pbx takes the first usable line, whatever its own encryption_taglen.
+        for answerer in (SDES_POLICY, SDES_32_POLICY):
+            ours, theirs = self.exchange(SDES_32_POLICY, answerer, DESK_LOCAL)
+            self.assertEqual(ours.local_crypto_suite, "AES_CM_128_HMAC_SHA1_32")
+            self.assertEqual(theirs.local_crypto_suite, "AES_CM_128_HMAC_SHA1_32")
+            assert ours.remote_crypto is not None
+            self.assertEqual(
+                (ours.remote_crypto.tag, ours.remote_crypto.suite), (1, "AES_CM_128_HMAC_SHA1_32")
+            )
+        # An answerer that has only _80 takes tag 2, and the offerer keys _80.
+        offer = make_offer(SDES_32_POLICY, DESK_LOCAL)
+        result = answer_offer(offer, SDES_POLICY, DESK_LOCAL)
+        assert not isinstance(result, NotAcceptable), result
+        only_80 = replaced(
+            result[0], "crypto:1 AES_CM_128_HMAC_SHA1_32", "crypto:2 AES_CM_128_HMAC_SHA1_80"
+        )
+        ours = negotiated(accept_answer(offer, only_80, SDES_32_POLICY))
+        self.assertEqual(
+            (ours.security, ours.local_crypto_suite), ("sdes", "AES_CM_128_HMAC_SHA1_80")
+        )
 
     def test_hold_both_ways(self) -> None:
         offer = make_offer(DESK_POLICY, DESK_LOCAL, hold=True)

@@ -38,7 +38,7 @@ class RoundTripTests(SynchronousTestCase):
 
     def test_expected_outputs_round_trip(self) -> None:
         names = sorted(p.name for p in (DATA / "expected").glob("*.sdp"))
-        self.assertEqual(len(names), 6)
+        self.assertEqual(len(names), 7)
         for name in names:
             data = load(f"expected/{name}")
             self.assertEqual(SessionDescription.parse(data).to_bytes(), data, name)

@@ -62,6 +62,12 @@ class PolicyTypeTests(SynchronousTestCase):
             "dtls_setup must be one of ('actpass', 'active', 'passive'), not 'holdconn'",
         )
 
+    def test_sdes_taglen_is_checked(self) -> None:
+        self.assertEqual(MediaPolicy("p", ("ulaw",)).sdes_taglen, 80)
+        self.assertEqual(MediaPolicy("p", ("ulaw",), sdes_taglen=32).sdes_taglen, 32)
+        error = self.assertRaises(ValueError, MediaPolicy, "p", ("ulaw",), sdes_taglen=64)
+        self.assertEqual(str(error), "sdes_taglen must be one of (32, 80), not 64")
+
     def test_fingerprint_for(self) -> None:
         local = dataclasses.replace(WEBRTC_LOCAL, fingerprints={"SHA-1": SHA1_FINGERPRINT})
         self.assertEqual(local.fingerprint_for("sha-256", WEBRTC_POLICY), FINGERPRINT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.sdp.model import Crypto
-from pbx.sdp.sdes import SUITES, key_problem, local_crypto
+from pbx.sdp.sdes import SUITES, key_problem, local_crypto, offer_suites
 
 # RFC 4568 §4 / §9.1 example keys (30 bytes of key||salt each).
 KEY1 = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"
@@ -90,3 +90,12 @@ class LocalCryptoTests(SynchronousTestCase):
         self.assertIsNone(key_problem(ours))
         error = self.assertRaises(ValueError, local_crypto, 1, SUITES[0], bytes(16))
         self.assertEqual(str(error), "SDES key||salt must be 30 bytes, got 16")
+
+
+class OfferSuitesTests(SynchronousTestCase):
+    def test_encryption_taglen_picks_tag_1(self) -> None:
+        self.assertEqual(offer_suites(80), ("AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"))
+        self.assertEqual(offer_suites(80), SUITES)
+        self.assertEqual(offer_suites(32), ("AES_CM_128_HMAC_SHA1_32", "AES_CM_128_HMAC_SHA1_80"))
+        error = self.assertRaises(ValueError, offer_suites, 64)
+        self.assertEqual(str(error), "no supported SDES suite has a 64-bit tag")
