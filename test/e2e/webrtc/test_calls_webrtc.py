@@ -13,6 +13,11 @@ from the WebSocket frames the page recorded): an ICE-lite, DTLS-SRTP, rtcp-mux, 
 with ``a=setup:active`` and never ``a=crypto``, and a full ``actpass`` offer for calls *to* a
 browser. The consent test closes a page mid-call and waits for RFC 7675 to end the call (about
 30 s; marked slow, ``PBX_SKIP_SLOW=1`` skips it).
+
+The opus tests give two more browsers, olga (JsSIP, 1011) and oscar (SIP.js, 1012), peers that
+allow opus first: pbx has no Opus codec, so the tones crossing prove the bridge relays Opus
+untouched, and the SDP each page got, its getStats() and ``sip show channelstats`` say both legs
+negotiated it (also marked slow).
 """
 
 from __future__ import annotations
@@ -53,12 +58,18 @@ exten => 1001,1,Dial(SIP/alice,20)
 exten => 1002,1,Dial(SIP/bob,20)
 exten => 1003,1,Dial(SIP/carol,20)
 exten => 2001,1,Dial(SIP/desk1,20)
+exten => 1011,1,Dial(SIP/olga,20)
+exten => 1012,1,Dial(SIP/oscar,20)
 """
+#: A browser peer preferring opus (RFC 7587), G.711 only as a fallback.
+OPUS_PEER: dict[str, OptionValue] = {**BROWSER_PEER, "disallow": "all", "allow": "opus,ulaw"}
 PEERS: dict[str, Options] = {
     "alice": {**BROWSER_PEER, "secret": "alice-pw"},
     "bob": {**BROWSER_PEER, "secret": "bob-pw"},
     "carol": {**BROWSER_PEER, "secret": "carol-pw"},
     "desk1": {"secret": "desk1-pw", "transport": "udp"},
+    "olga": {**OPUS_PEER, "secret": "olga-pw"},
+    "oscar": {**OPUS_PEER, "secret": "oscar-pw"},
 }
 #: The analyser's bin is 48000/16384 = 2.93 Hz; G.711 at 8 kHz moves a tone by under a bin.
 FREQ_TOLERANCE = 2 * 48000 / 16384
@@ -66,6 +77,8 @@ AUDIO_MS = 600
 SRTP_CIPHERS = {"SRTP_AES128_CM_HMAC_SHA1_80", "SRTP_AEAD_AES_128_GCM", "SRTP_AEAD_AES_256_GCM"}
 G711 = {"audio/PCMU", "audio/PCMA"}
 LOOPBACK = {"127.0.0.1", "::1"}
+#: RFC 7587 §7: opus is always written opus/48000/2, whatever the channels actually sent.
+OPUS_RTPMAP = ("opus", "48000", "2")
 #: The desk phone talks this long before its recording is judged; it must hold the browser's
 #: tone for most of it (the recording starts with the first packet, which can be silence).
 DESK_TALK_SECONDS = 1.5
@@ -232,6 +245,28 @@ def assert_webrtc_answer(case: SynchronousTestCase, offer: Sdp, answer: Sdp) -> 
     assert_webrtc_media(case, answer, "active")
     case.assertEqual(answer.audio.attributes("mid"), offer.audio.attributes("mid"))
     case.assertTrue(set(answer.audio.formats) <= set(offer.audio.formats), answer.text)
+
+
+def assert_opus_first(case: SynchronousTestCase, sdp: Sdp) -> int:
+    """The audio m-line puts opus/48000/2 first (RFC 3264 §6.1: the preferred format); returns
+    its payload type."""
+    first = sdp.audio.formats[0]
+    rtpmaps = {}
+    for value in sdp.audio.attributes("rtpmap"):  # "111 opus/48000/2"
+        pt, _, encoding = value.partition(" ")
+        name, *rest = encoding.split("/")
+        rtpmaps[pt] = (name.lower(), *rest)
+    case.assertEqual(rtpmaps.get(first), OPUS_RTPMAP, sdp.text)
+    return int(first)
+
+
+#: One channel of ``sip show channelstats``: its row (received and sent packet counts) and the
+#: line under it (``codec opus, ICE connected, ...  [SIP/olga-0000000a]``).
+CHANNELSTATS = re.compile(
+    r"^\S+ +\S+ +\d\d:\d\d:\d\d +(?P<rx>\d{10}) +\d{10} +\([^)]*\) +\S+ +(?P<tx>\d{10}) .*\n"
+    r" +codec (?P<codec>[^,\s]+).*\[SIP/(?P<peer>[^\]]+)-[0-9a-f]+\]$",
+    re.MULTILINE,
+)
 
 
 def last_exchange(msgs: list[WireMessage], offerer: str) -> tuple[Sdp, Sdp]:
@@ -469,3 +504,60 @@ class DeskPhoneTests(WebRtcCallTest):
         (offer,) = invites(self.wire("bob"), "recv")
         assert_webrtc_media(self, parse_sdp(offer.body), "actpass")
         desk.hangup()
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+class OpusRelayTests(WebRtcCallTest):
+    """Issue 6: Opus <-> Opus between browsers passes through, relayed without transcoding.
+
+    olga's and oscar's peers say ``disallow=all`` then ``allow=opus,ulaw``, and Chromium offers
+    opus first: pbx must offer the callee opus first, answer the caller opus first and relay
+    the packets. pbx has no Opus codec, so each page hearing the other's tone means the Opus
+    payloads crossed the bridge untouched.
+    """
+
+    phones: ClassVar[dict[str, tuple[str, float]]] = {
+        "olga": ("jssip", 440.0),
+        "oscar": ("sipjs", 1000.0),
+    }
+
+    def test_jssip_calls_sipjs(self) -> None:
+        self.call("olga", "1012", callee="oscar")
+        self.assert_opus_relayed("olga", "oscar")
+
+    def test_sipjs_calls_jssip(self) -> None:
+        self.call("oscar", "1011", callee="olga")
+        self.assert_opus_relayed("oscar", "olga")
+
+    def assert_opus_relayed(self, caller: str, callee: str) -> None:
+        tones = self.phones
+        self.assert_hears(callee, tones[caller][1])
+        self.assert_hears(caller, tones[callee][1])
+        # What each page got from pbx: the answer to the caller's offer, the callee's offer.
+        offer, answer = last_exchange(self.wire(caller), "sent")
+        assert_webrtc_answer(self, offer, answer)
+        payload_types = {caller: assert_opus_first(self, answer)}
+        offer, answer = last_exchange(self.wire(callee), "recv")
+        assert_webrtc_media(self, offer, "actpass")
+        payload_types[callee] = assert_opus_first(self, offer)
+        self.assertEqual(assert_opus_first(self, answer), payload_types[callee], answer.text)
+        # What Chromium decodes and encodes, on the payload type it negotiated with pbx.
+        for phone, pt in payload_types.items():
+            self.inbound(phone)
+            stats = self.harness.stats(phone)
+            for direction in ("inbound", "outbound"):
+                codec = stats[direction]["codec"]
+                self.assertEqual(
+                    (codec["mime_type"].lower(), codec["clock_rate"], codec["payload_type"]),
+                    ("audio/opus", 48000, pt),
+                    f"{phone} {direction}: {stats}",
+                )
+        # pbx's own view: both legs negotiated opus, and each received and sent packets.
+        shown = self.daemon.cli("sip show channelstats")
+        legs = {m["peer"]: m for m in CHANNELSTATS.finditer(shown)}
+        self.assertEqual(sorted(legs), sorted((caller, callee)), shown)
+        for leg in legs.values():
+            self.assertEqual(leg["codec"], "opus", shown)
+            self.assertGreater(int(leg["rx"]), 0, shown)
+            self.assertGreater(int(leg["tx"]), 0, shown)
