@@ -12,6 +12,7 @@ names) and does not choose the answer (:mod:`pbx.sdp.negotiator` does).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -80,6 +81,10 @@ AUDIO_CODECS: dict[str, Codec] = {
 
 TELEPHONE_EVENT = Codec("telephone-event", "telephone-event", 8000, 101, fmtp="0-16")
 """RFC 4733 DTMF events as pbx offers them: PT 101, events 0-16 (what Asterisk offers)."""
+
+TELEPHONE_EVENT_48K = dataclasses.replace(TELEPHONE_EVENT, clock_rate=48000, offer_pt=110)
+"""The same on opus's 48 kHz clock (RFC 4733 §2.1), on PT 110 as browsers offer it. Received
+SDP resolves both rates to :data:`TELEPHONE_EVENT` (:class:`OfferedFormat` keeps the rate)."""
 
 G711 = frozenset({"ulaw", "alaw"})
 """The codecs for which an offer carries ``a=ptime:20``."""

@@ -26,6 +26,7 @@ from pbx.sdp.codecs import (
     AUDIO_CODECS,
     G711,
     TELEPHONE_EVENT,
+    TELEPHONE_EVENT_48K,
     Codec,
     offered_codec_labels,
     offered_formats,
@@ -72,7 +73,12 @@ def make_offer(
         )
     formats: list[tuple[Codec, int]] = [(c, c.offer_pt) for c in codecs]
     if policy.dtmf_rfc4733:
-        formats.append((TELEPHONE_EVENT, TELEPHONE_EVENT.offer_pt))
+        # RFC 4733 §2.1: events run on the audio codec's clock, so opus gets its own
+        # telephone-event/48000 (on 110, the PT browsers use) beside the /8000 of G.711.
+        if any(c.clock_rate == TELEPHONE_EVENT_48K.clock_rate for c in codecs):
+            formats.append((TELEPHONE_EVENT_48K, TELEPHONE_EVENT_48K.offer_pt))
+        if any(c.clock_rate == TELEPHONE_EVENT.clock_rate for c in codecs):
+            formats.append((TELEPHONE_EVENT, TELEPHONE_EVENT.offer_pt))
 
     if previous is None:
         audio_index, mid, bundle = 0, "0" if policy.dtls else None, policy.dtls

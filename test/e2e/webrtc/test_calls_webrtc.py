@@ -541,6 +541,9 @@ class OpusRelayTests(WebRtcCallTest):
         offer, answer = last_exchange(self.wire(callee), "recv")
         assert_webrtc_media(self, offer, "actpass")
         payload_types[callee] = assert_opus_first(self, offer)
+        # RFC 4733 §2.1: DTMF on opus's clock, so keypresses keep their length across legs.
+        self.assertIn("telephone-event/48000", offer.text)
+        self.assertIn("telephone-event/48000", answer.text)
         self.assertEqual(assert_opus_first(self, answer), payload_types[callee], answer.text)
         # What Chromium decodes and encodes, on the payload type it negotiated with pbx.
         for phone, pt in payload_types.items():

@@ -112,7 +112,9 @@ class GoldenOfferTests(SynchronousTestCase):
     def test_codecs_ptime_dtmf_and_hold(self) -> None:
         for codecs, dtmf, hold, fmts, ptime, direction in [
             (("ulaw", "alaw"), True, False, ["0", "8", "101"], 20, "sendrecv"),
-            (("opus",), True, False, ["111", "101"], None, "sendrecv"),
+            # RFC 4733 §2.1: opus's events on its own 48 kHz clock.
+            (("opus",), True, False, ["111", "110"], None, "sendrecv"),
+            (("opus", "ulaw"), True, False, ["111", "0", "110", "101"], 20, "sendrecv"),
             (("opus", "alaw", "opus"), False, True, ["111", "8"], 20, "sendonly"),
             (("g729", "gsm", "g722", "h263"), False, False, ["18", "3", "9"], None, "sendrecv"),
         ]:
@@ -122,7 +124,11 @@ class GoldenOfferTests(SynchronousTestCase):
         opus = make_offer(dataclasses.replace(DESK_POLICY, codecs=("opus", "g729")), DESK_LOCAL)
         self.assertEqual(
             opus.media[0].attrs("fmtp"),
-            ["111 minptime=10;useinbandfec=1", "18 annexb=no", "101 0-16"],
+            ["111 minptime=10;useinbandfec=1", "18 annexb=no", "110 0-16", "101 0-16"],
+        )
+        self.assertEqual(
+            [str(m) for m in opus.media[0].rtpmaps().values()][-2:],
+            ["110 telephone-event/48000", "101 telephone-event/8000"],
         )
 
     def test_profile_follows_the_policy(self) -> None:
