@@ -2,16 +2,21 @@
 
 Pure formatting over the peer registry, the location service and the qualifier, so the exact
 columns are unit-testable: ``sip show peers``, ``sip show peer NAME``, ``sip show registry``
-(pbx lists inbound bindings per peer here; chan_sip's outbound ``register =>`` lines are not
-supported) and ``sip show settings``.
+(chan_sip's table of outbound ``register =>`` registrations, then pbx's listing of inbound
+bindings per peer) and ``sip show settings``.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable
+
 from pbx.call.peers import PeerRegistry, behind_nat
 from pbx.call.qualify import Qualifier, Reachability
 from pbx.config.sip_conf import PeerConfig
-from pbx.config.sip_values import Nat
+from pbx.config.sip_values import Nat, Registration
+from pbx.core.addr import bracket
+from pbx.sip.outbound_registration import OutboundRegistration
 
 _PEERS_FORMAT = "{:<25.25} {:<39.39} {:<3.3} {:<10.10} {:<10.10} {:<3.3} {:<8} {:<11} {:<32.32}"
 
@@ -169,15 +174,49 @@ def _insecure(peer: PeerConfig) -> str:
     return ",".join(flags) or "no"
 
 
-def show_registry(registry: PeerRegistry, now: float) -> str:
-    """Inbound registrations, one line per binding (pbx's reading of ``sip show registry``)."""
+#: chan_sip's ``sip show registry`` row: ``%-39.39s %-6.6s %-12.12s  %8d %-20.20s %-25.25s``.
+_REGISTRY_FORMAT = "{:<39.39} {:<6.6} {:<12.12}  {:>8} {:<20.20} {:<25.25}"
+
+
+def local_regtime(at: float) -> str:
+    """chan_sip's Reg.Time: ``%a, %d %b %Y %T`` in local time."""
+    return time.strftime("%a, %d %b %Y %H:%M:%S", time.localtime(at))
+
+
+def show_registry(
+    registry: PeerRegistry,
+    now: float,
+    outbound: Iterable[tuple[Registration, OutboundRegistration]] = (),
+    regtime: Callable[[float], str] = local_regtime,
+) -> str:
+    """``sip show registry``: chan_sip's table of outbound registrations (always, with its
+    footer), a blank line, then the inbound bindings, one line per binding.
+
+    :param regtime: formats the time of the last successful REGISTER (injected in tests).
+    """
+    fmt = _REGISTRY_FORMAT
+    lines = [fmt.format("Host", "dnsmgr", "Username", "Refresh", "State", "Reg.Time").rstrip()]
+    count = 0
+    for line, reg in outbound:
+        count += 1
+        host = f"{bracket(line.host)}:{reg.spec.target.port}"
+        at = regtime(reg.registered_at) if reg.registered_at is not None else ""
+        # No DNS manager: pbx resolves nothing, so the column is always N.
+        lines.append(fmt.format(host, "N", line.user, reg.expiry, reg.state.value, at).rstrip())
+    lines.append(f"{count} SIP registrations.")
+    return "\n".join(lines) + "\n\n" + _show_bindings(registry, now)
+
+
+def _show_bindings(registry: PeerRegistry, now: float) -> str:
+    """Inbound registrations, one line per binding (pbx's addition to ``sip show registry``)."""
     fmt = "{:<20.20} {:<5} {:<45.45} {:<28.28} {:>7} {:<20.20}"
     lines = [fmt.format("Peer", "Trsp", "Contact", "Flow", "Expiry", "Useragent").rstrip()]
     count = 0
     for peer in registry:
         for b in registry.location.lookup(peer.name, now):
             count += 1
-            flow = str(b.flow) if b.flow is not None else "(restored)"
+            # None: restored from disk, or its TCP/TLS connection closed (pbx reconnects).
+            flow = str(b.flow) if b.flow is not None else "-"
             lines.append(
                 fmt.format(
                     peer.name,

@@ -288,7 +288,7 @@ class ShowRegistryTests(SynchronousTestCase):
                     "3000",
                     ua[:20],
                 ),
-                line("natdesk", "UDP", "sip:n@127.0.0.2:5062", "(restored)", "1200", ""),
+                line("natdesk", "UDP", "sip:n@127.0.0.2:5062", "-", "1200", ""),
                 "2 SIP registrations.",
             ],
         )
