@@ -19,8 +19,9 @@ from twisted.internet.defer import Deferred, succeed
 
 from pbx.call.channel import Channel
 from pbx.call.dialplan_api import DialOptions, DialResult, DialStatus
+from pbx.call.inbound_leg import InboundLeg
 from pbx.call.media_plan import callee_codecs, caller_codecs_for, offered_codecs
-from pbx.call.sip_leg import InboundLeg, OutboundLeg
+from pbx.call.outbound_leg import OutboundLeg
 from pbx.core import causes
 from pbx.core.clock import Cancellable, Scheduler
 from pbx.core.errors import MediaError

@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from pbx.call.channel import Channel, Dialer, SoundLibrary
+from pbx.call.inbound_leg import InboundLeg
 from pbx.call.media_plan import media_policy
+from pbx.call.outbound_leg import OutboundLeg
 from pbx.call.peers import PeerRegistry, Reach, behind_nat
-from pbx.call.sip_leg import InboundLeg, LegContext, OutboundLeg, SipLeg
+from pbx.call.sip_leg import LegContext, SipLeg
 from pbx.config.sip_conf import PeerConfig
 from pbx.core import causes
 from pbx.core.addr import Address, TransportKind, bracket, is_ip_literal, parse_hostport, unbracket

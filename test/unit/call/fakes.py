@@ -28,10 +28,11 @@ from pbx.adapters.timer_driver import TimerDriver
 from pbx.call.channel import Channel
 from pbx.call.dial import BridgeFactory, SipDialer
 from pbx.call.dialplan_api import Indication
+from pbx.call.inbound_leg import InboundLeg
 from pbx.call.media import LegStats
 from pbx.call.peers import PeerRegistry
 from pbx.call.sip_calls import CallHooks, SipCalls
-from pbx.call.sip_leg import InboundLeg, LegContext, SipLeg
+from pbx.call.sip_leg import LegContext, SipLeg
 from pbx.config.model import loads
 from pbx.config.schema import Diagnostics
 from pbx.config.sip_conf import SipConfig, parse_sip_conf
@@ -46,6 +47,9 @@ from pbx.sip.message import Request, Response, parse_message
 from pbx.sip.transaction.base import ClientTransaction, Send, ServerTransaction
 from pbx.sip.transaction.layer import TransactionLayer
 
+#: The To tag Asterisk gave the recorded call in test/data/call/ (its 180/200 carry it, and the
+#: phone's ACK and BYE).
+RECORDED_TO_TAG = "as21ac11ec"
 TEST = Path(__file__).resolve().parents[2]
 CALL_DATA = TEST / "data" / "call"
 SIP_DATA = TEST / "data" / "sip"

@@ -15,7 +15,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from pbx.call.channel import Channel
 from pbx.call.dial import status_for
 from pbx.call.dialplan_api import DialOptions, DialResult
-from pbx.call.sip_leg import InboundLeg, OutboundLeg
+from pbx.call.inbound_leg import InboundLeg
+from pbx.call.outbound_leg import OutboundLeg
 from pbx.core import causes
 from pbx.core.addr import Address
 from pbx.core.errors import MediaError

@@ -12,7 +12,8 @@ import hashlib
 from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.call.channel import Channel
-from pbx.call.sip_leg import InboundLeg, OutboundLeg
+from pbx.call.inbound_leg import InboundLeg
+from pbx.call.outbound_leg import OutboundLeg
 from pbx.core import causes
 from pbx.core.addr import Address, TransportKind
 from pbx.core.errors import MediaError
@@ -23,6 +24,7 @@ from pbx.sip.headers import Auth
 from pbx.sip.message import Request, Response
 from test.unit.call.fakes import (
     PBX_UDP,
+    RECORDED_TO_TAG,
     UDP_FLOW,
     WS_FLOW,
     CallsHarness,
@@ -99,7 +101,6 @@ nat=comedia
 """
 
 EXTENSIONS = ("100@phones", "100@from-trunk", "100@public", "2000@phones")
-TAG = "as21ac11ec"
 TRUNK = Flow(TransportKind.UDP, PBX_UDP, Address("127.0.0.5", 5070))
 
 
@@ -118,7 +119,7 @@ def to_exten(exten: str) -> tuple[str, str]:
 
 
 def harness(conf: str = CONF, *extensions: str) -> CallsHarness:
-    return CallsHarness(conf, *(extensions or EXTENSIONS), script=(TAG,))
+    return CallsHarness(conf, *(extensions or EXTENSIONS), script=(RECORDED_TO_TAG,))
 
 
 def final(h: CallsHarness) -> Response:

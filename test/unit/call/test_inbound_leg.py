@@ -1,9 +1,11 @@
-"""Tests for pbx.call.sip_leg: the INVITE usage of one call leg (RFC 3261 §9, §12-§15).
+"""Tests for pbx.call.inbound_leg, and through it the dialog machinery every leg shares
+(pbx.call.sip_leg: BYE, in-dialog requests, INFO DTMF, re-INVITEs both ways, hold) — RFC 3261
+§9, §12-§15.
 
-Inbound: pbx answers the baresip desk phone's recorded INVITE (test/data/call/) and receives the
-phone's own recorded ACK and BYE, which match because the leg is given the To tag Asterisk used
-in that call. Outbound: pbx calls a desk phone and Asterisk's recorded 180/200 play the callee.
-Everything crosses the real transaction layer (see ``fakes.Network``) on a Clock.
+pbx answers the baresip desk phone's recorded INVITE (test/data/call/) and receives the phone's
+own recorded ACK and BYE, which match because the leg is given the To tag Asterisk used in that
+call. Everything crosses the real transaction layer (see ``fakes.Network``) on a Clock. The
+outbound direction is in test_outbound_leg.py.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import itertools
 from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.call.channel import Channel
-from pbx.call.sip_leg import T1, InboundLeg, OutboundLeg
+from pbx.call.inbound_leg import InboundLeg
+from pbx.call.sip_leg import T1
 from pbx.core import causes
 from pbx.core.errors import MediaError
 from pbx.sdp.model import SessionDescription
@@ -21,10 +24,10 @@ from pbx.sdp.negotiator import MediaPolicy, SdpSession
 from pbx.sip.flow import Flow
 from pbx.sip.headers import Headers
 from pbx.sip.message import Request, Response
-from pbx.sip.ua import build_request, new_branch
 from test.unit.call.fakes import (
     DESK_POLICY,
     LOCAL_MEDIA,
+    RECORDED_TO_TAG,
     TCP_FLOW,
     UDP_FLOW,
     FakeMediaLeg,
@@ -36,7 +39,6 @@ from test.unit.call.fakes import (
     request,
 )
 
-TAG = "as21ac11ec"  # the To tag of the recorded call: the phone's ACK and BYE carry it
 PHONE_CONTACT = "sip:desk1-0x5598df4abb30@127.0.0.1:47300"
 _branches = (f"z9hG4bKtest{n}" for n in itertools.count(1))
 
@@ -68,7 +70,7 @@ def reinvite(cseq: int, *sdp_edits: tuple[str, str], body: bool = True) -> Reque
         load("baresip-invite-auth.sip"),
         (
             "To: <sip:100@127.0.0.1;transport=udp>",
-            f"To: <sip:100@127.0.0.1;transport=udp>;tag={TAG}",
+            f"To: <sip:100@127.0.0.1;transport=udp>;tag={RECORDED_TO_TAG}",
         ),
         ("CSeq: 45695 INVITE", f"CSeq: {cseq} INVITE"),
         ("z9hG4bK5e442bc97fa477b3", next(_branches)),
@@ -106,7 +108,7 @@ class Inbound:
         flow: Flow = UDP_FLOW,
         policy: MediaPolicy = DESK_POLICY,
     ) -> None:
-        self.h = Harness(TAG)
+        self.h = Harness(RECORDED_TO_TAG)
         self.network = self.h.network
         self.invite = invite or request(load("baresip-invite-auth.sip"))
         tx = self.network.deliver(self.invite, flow)
@@ -157,7 +159,9 @@ class ProvisionalTests(SynchronousTestCase):
         call.channel.indicate("ringing")
         call.channel.indicate("ringing")
         (ringing,) = call.network.responses()
-        self.assertEqual((ringing.status, ringing.to.tag, ringing.body), (180, TAG, b""))
+        self.assertEqual(
+            (ringing.status, ringing.to.tag, ringing.body), (180, RECORDED_TO_TAG, b"")
+        )
         self.assertEqual(ringing.headers.get("Contact"), "<sip:127.0.0.1:5060>")
         self.assertEqual(ringing.headers.get("Server"), "pbx-test")
         self.assertEqual(call.channel.state, "Ringing")
@@ -199,7 +203,7 @@ class AnswerTests(SynchronousTestCase):
         fired: list[object] = []
         call.channel.answer().addCallback(fired.append)
         (ok,) = call.network.responses()
-        self.assertEqual((ok.status, ok.to.tag), (200, TAG))
+        self.assertEqual((ok.status, ok.to.tag), (200, RECORDED_TO_TAG))
         self.assertEqual(ok.headers.get("Contact"), "<sip:127.0.0.1:5060>")
         self.assertEqual(
             ok.headers.get("Allow"), "INVITE, ACK, CANCEL, OPTIONS, BYE, REGISTER, INFO"
@@ -303,13 +307,13 @@ class RejectTests(SynchronousTestCase):
         self.assertEqual(
             seen,
             [
-                (16, 603, "Declined", TAG),
-                (17, 486, "Busy Here", TAG),
-                (19, 480, "Temporarily Unavailable", TAG),
-                (1, 404, "Not Found", TAG),
-                (34, 503, "Service Unavailable", TAG),
-                (21, 403, "Forbidden", TAG),
-                (58, 488, "Not Acceptable Here", TAG),
+                (16, 603, "Declined", RECORDED_TO_TAG),
+                (17, 486, "Busy Here", RECORDED_TO_TAG),
+                (19, 480, "Temporarily Unavailable", RECORDED_TO_TAG),
+                (1, 404, "Not Found", RECORDED_TO_TAG),
+                (34, 503, "Service Unavailable", RECORDED_TO_TAG),
+                (21, 403, "Forbidden", RECORDED_TO_TAG),
+                (58, 488, "Not Acceptable Here", RECORDED_TO_TAG),
             ],
         )
 
@@ -354,9 +358,9 @@ class CancelTests(SynchronousTestCase):
         call.network.sent()
         call.deliver(cancel_of(call.invite))
         ok, terminated = call.network.responses()
-        self.assertEqual((ok.status, ok.cseq.method, ok.to.tag), (200, "CANCEL", TAG))
+        self.assertEqual((ok.status, ok.cseq.method, ok.to.tag), (200, "CANCEL", RECORDED_TO_TAG))
         self.assertEqual((terminated.status, terminated.cseq.method), (487, "INVITE"))
-        self.assertEqual(terminated.to.tag, TAG)
+        self.assertEqual(terminated.to.tag, RECORDED_TO_TAG)
         self.assertEqual(call.channel.hangup_cause, causes.NORMAL_CLEARING)
         self.assertEqual(call.h.forgotten, [call.leg])
 
@@ -375,7 +379,7 @@ class ByeTests(SynchronousTestCase):
         call.answered()
         call.deliver(request(load("baresip-bye.sip")))
         (ok,) = call.network.responses()
-        self.assertEqual((ok.status, ok.cseq.method, ok.to.tag), (200, "BYE", TAG))
+        self.assertEqual((ok.status, ok.cseq.method, ok.to.tag), (200, "BYE", RECORDED_TO_TAG))
         self.assertEqual(call.channel.hangup_cause, causes.NORMAL_CLEARING)
         self.assertTrue(call.leg.terminated)
         self.assertEqual(call.h.forgotten, [call.leg])
@@ -387,7 +391,7 @@ class ByeTests(SynchronousTestCase):
         (bye,) = call.network.sent()
         assert isinstance(bye, Request)
         self.assertEqual((bye.method, bye.uri), ("BYE", PHONE_CONTACT))
-        self.assertEqual((bye.from_.tag, bye.to.tag), (TAG, "7761f1dc63a4e98c"))
+        self.assertEqual((bye.from_.tag, bye.to.tag), (RECORDED_TO_TAG, "7761f1dc63a4e98c"))
         self.assertEqual((bye.call_id, bye.cseq.seq), ("8c28da1169e6b780", 1))
         self.assertEqual(bye.headers.get("User-Agent"), "pbx-test")
         self.assertTrue((bye.top_via.branch or "").startswith("z9hG4bK"))
@@ -494,7 +498,7 @@ class ReinviteTests(SynchronousTestCase):
         call.answered()
         call.deliver(reinvite(45696, ("a=sendrecv", "a=sendonly")))
         (ok,) = call.network.responses()
-        self.assertEqual((ok.status, ok.to.tag), (200, TAG))
+        self.assertEqual((ok.status, ok.to.tag), (200, RECORDED_TO_TAG))
         self.assertEqual(sdp_of(ok).media[0].direction, "recvonly")
         self.assertEqual((call.hold_changes, call.leg.hold_remote), ([True], True))
         self.assertFalse(call.media.configured[-1].send)
@@ -577,7 +581,7 @@ class HoldTests(SynchronousTestCase):
     def test_hold_sends_a_sendonly_reinvite_in_the_dialog(self) -> None:
         _, ours = self.held()
         self.assertEqual((ours.method, ours.uri, ours.cseq.seq), ("INVITE", PHONE_CONTACT, 1))
-        self.assertEqual((ours.from_.tag, ours.to.tag), (TAG, "7761f1dc63a4e98c"))
+        self.assertEqual((ours.from_.tag, ours.to.tag), (RECORDED_TO_TAG, "7761f1dc63a4e98c"))
         self.assertEqual(ours.headers.get("Contact"), "<sip:127.0.0.1:5060>")
         self.assertEqual(sdp_of(ours).media[0].direction, "sendonly")
 
@@ -660,286 +664,3 @@ class DelayedOfferTests(SynchronousTestCase):
         assert isinstance(bye, Request)
         self.assertEqual(bye.method, "BYE")
         self.assertEqual(call.channel.hangup_cause, causes.BEARERCAPABILITY_NOTAVAIL)
-
-
-# -- outbound ---------------------------------------------------------------------------------
-class Outbound:
-    """pbx calling the desk phone at ``flow``'s remote address; ``events`` records callbacks."""
-
-    def __init__(self, flow: Flow = UDP_FLOW, policy: MediaPolicy = DESK_POLICY) -> None:
-        self.h = Harness()
-        self.network = self.h.network
-        self.flow = flow
-        tokens = self.h.tokens
-        self.channel = Channel("SIP", "desk1", self.h.clock, outbound=True)
-        self.media = FakeMediaLeg()
-        self.sdp = SdpSession(policy, LOCAL_MEDIA, tokens)
-        offer = self.sdp.create_offer()
-        self.invite = build_request(
-            "INVITE",
-            "sip:desk1@127.0.0.1:47300",
-            flow,
-            local=flow.local,
-            from_='"Alice" <sip:1001@127.0.0.1>',
-            from_tag="pbxtag",
-            to="<sip:desk1@127.0.0.1:47300>",
-            call_id="pbxcall",
-            cseq=102,
-            branch=new_branch(tokens),
-            contact="<sip:1001@127.0.0.1:5060>",
-            extra=[("Content-Type", "application/sdp")],
-            body=offer.to_bytes(),
-        )
-        self.leg = OutboundLeg(self.h.ctx, self.channel, self.media, self.sdp, self.invite, flow)
-        self.channel.driver = self.leg
-        self.channel.media = self.media
-        self.events: list[object] = []
-        self.leg.on_ringing = lambda: self.events.append("ringing")
-        self.leg.on_progress = lambda: self.events.append("progress")
-        self.leg.on_answer = lambda: self.events.append("answer")
-        self.leg.on_failure = lambda *failure: self.events.append(failure)
-        self.network.route_to(self.leg)
-        self.leg.start()
-        (sent,) = self.network.sent()
-        assert isinstance(sent, Request)
-        self.sent_invite = sent
-
-    def respond(self, recorded: bytes, *edits: tuple[str, str]) -> None:
-        self.network.deliver(reply(self.invite, edit(recorded, *edits)), self.flow)
-
-    def requests(self) -> list[Request]:
-        return [m for m in self.network.sent() if isinstance(m, Request)]
-
-    def answered(self) -> Request:
-        """Ringing then the recorded 200; returns our ACK."""
-        self.respond(load("asterisk-180-invite.sip"))
-        self.respond(load("asterisk-200-invite.sip"))
-        (ack,) = self.requests()
-        return ack
-
-
-class OutboundProgressTests(SynchronousTestCase):
-    def test_invite_goes_out_as_built(self) -> None:
-        call = Outbound()
-        self.assertEqual(bytes(call.sent_invite), bytes(call.invite))
-        self.assertEqual(call.leg.last_message, "Tx: INVITE")
-
-    def test_100_trying_changes_nothing_visible(self) -> None:
-        call = Outbound()
-        call.respond(load("asterisk-180-invite.sip"), ("180 Ringing", "100 Trying"))
-        self.assertEqual((call.events, call.channel.state, call.leg.dialog), ([], "Down", None))
-
-    def test_180_rings_and_makes_an_early_dialog(self) -> None:
-        call = Outbound()
-        call.respond(load("asterisk-180-invite.sip"))
-        self.assertEqual((call.events, call.channel.state), (["ringing"], "Ringing"))
-        assert call.leg.dialog is not None
-        self.assertEqual(call.leg.dialog.id, ("pbxcall", "pbxtag", TAG))
-        self.assertTrue(call.leg.provisional)
-
-    def test_183_with_sdp_is_early_media(self) -> None:
-        call = Outbound()
-        call.respond(load("asterisk-200-invite.sip"), ("200 OK", "183 Session Progress"))
-        self.assertEqual(call.events, ["progress"])
-        self.assertEqual([n.remote_rtp_port for n in call.media.configured], [15108])
-        self.assertEqual(call.sdp.state.name, "DONE")
-
-    def refused_early_answer(self) -> Outbound:
-        call = Outbound()
-        call.respond(
-            load("asterisk-200-invite.sip"),
-            ("200 OK", "183 Session Progress"),
-            ("RTP/AVP 0 8 101", "RTP/AVP 9"),
-        )
-        return call
-
-    def test_refused_early_answer_cancels(self) -> None:
-        call = self.refused_early_answer()
-        (cancel,) = call.requests()
-        self.assertEqual(cancel.method, "CANCEL")
-        reason = "answer has only G722; we offered ulaw,alaw"
-        self.assertEqual(call.events[0], (58, 488, reason))
-        self.assertEqual((call.channel.hangup_cause, call.channel.userfield), (58, reason))
-
-    def test_refused_early_answer_is_not_progress(self) -> None:
-        call = self.refused_early_answer()
-        self.assertEqual(call.events, [(58, 488, "answer has only G722; we offered ulaw,alaw")])
-
-
-class OutboundAnswerTests(SynchronousTestCase):
-    def test_200_is_acked_and_the_answer_applied(self) -> None:
-        call = Outbound()
-        ack = call.answered()
-        self.assertEqual((ack.method, ack.uri), ("ACK", "sip:100@127.0.0.1:5060"))
-        self.assertEqual((ack.cseq.seq, ack.cseq.method), (102, "ACK"))
-        self.assertEqual((ack.from_.tag, ack.to.tag, ack.call_id), ("pbxtag", TAG, "pbxcall"))
-        self.assertNotEqual(ack.top_via.branch, call.invite.top_via.branch)
-        self.assertEqual(ack.body, b"")
-        self.assertEqual(call.events, ["ringing", "answer"])
-        self.assertEqual(call.channel.state, "Up")
-        (negotiated,) = call.media.configured
-        self.assertEqual((negotiated.codec, negotiated.dtmf_pt), ("ulaw", 101))
-        self.assertEqual(call.leg.remote_user_agent, "Asterisk PBX 20.20.1")
-
-    def test_retransmitted_200_gets_the_very_same_ack(self) -> None:
-        call = Outbound()
-        ack = call.answered()
-        call.respond(load("asterisk-200-invite.sip"))
-        (again,) = call.requests()
-        self.assertEqual(bytes(again), bytes(ack))
-        self.assertEqual(call.events, ["ringing", "answer"])
-
-    def test_200_without_sdp_is_acked_then_hung_up(self) -> None:
-        call = Outbound()
-        data = load("asterisk-200-invite.sip")
-        call.respond(
-            data.partition(b"\r\n\r\n")[0] + b"\r\n\r\n",
-            ("Content-Length: 270", "Content-Length: 0"),
-        )
-        ack, bye = call.requests()
-        self.assertEqual((ack.method, bye.method), ("ACK", "BYE"))
-        self.assertEqual(call.events, [(58, 488, "No SDP answer")])
-        self.assertEqual(call.channel.hangup_cause, 58)
-
-    def test_refused_answer_in_the_200_is_acked_then_hung_up(self) -> None:
-        call = Outbound()
-        call.respond(load("asterisk-200-invite.sip"), ("RTP/AVP 0 8 101", "RTP/AVP 9"))
-        self.assertEqual([r.method for r in call.requests()], ["ACK", "BYE"])
-        (failure,) = call.events
-        self.assertEqual(failure[:2], (58, 488))  # type: ignore[index]
-
-    def test_hangup_after_answer_is_a_bye(self) -> None:
-        call = Outbound()
-        call.answered()
-        call.channel.hangup()
-        (bye,) = call.requests()
-        self.assertEqual(
-            (bye.method, bye.uri, bye.cseq.seq), ("BYE", "sip:100@127.0.0.1:5060", 103)
-        )
-        self.assertEqual(call.channel.hangup_cause, 16)
-
-    def test_callee_bye(self) -> None:
-        call = Outbound()
-        call.answered()
-        bye = request(
-            edit(
-                load("baresip-bye.sip"),
-                (
-                    "From: <sip:desk1@127.0.0.1>;tag=7761f1dc63a4e98c",
-                    f"From: <sip:desk1@127.0.0.1>;tag={TAG}",
-                ),
-                (
-                    "To: <sip:100@127.0.0.1;transport=udp>;tag=as21ac11ec",
-                    "To: <sip:1001@127.0.0.1>;tag=pbxtag",
-                ),
-                ("Call-ID: 8c28da1169e6b780", "Call-ID: pbxcall"),
-            )
-        )
-        call.network.deliver(bye, call.flow)
-        self.assertEqual(call.network.statuses(), [200])
-        self.assertEqual(call.channel.hangup_cause, 16)
-        self.assertEqual(call.events, ["ringing", "answer"])
-
-    def test_info_dtmf_to_the_callee(self) -> None:
-        call = Outbound()
-        call.answered()
-        call.leg.send_info_dtmf("#")
-        (info,) = call.requests()
-        self.assertEqual((info.method, info.cseq.seq), ("INFO", 103))
-        self.assertEqual(info.body, b"Signal=#\r\nDuration=100\r\n")
-
-
-class OutboundFailureTests(SynchronousTestCase):
-    def test_final_responses_map_to_causes(self) -> None:
-        seen = []
-        for status, reason in (
-            (486, "Busy Here"),
-            (404, "Not Found"),
-            (503, "Service Unavailable"),
-            (603, "Decline"),
-            (480, "Temporarily Unavailable"),
-        ):
-            call = Outbound()
-            call.respond(
-                load_sip("captures/mock-486-invite.sip"), ("486 Busy Here", f"{status} {reason}")
-            )
-            (ack,) = call.requests()  # the INVITE transaction's own ACK (§17.1.1.3)
-            self.assertEqual((ack.method, ack.top_via.branch), ("ACK", call.invite.top_via.branch))
-            seen.append(call.events[0])
-            self.assertEqual(call.channel.hangup_cause, call.events[0][0])  # type: ignore[index]
-            self.assertEqual(call.sdp.state.name, "NULL")
-        self.assertEqual(
-            seen,
-            [
-                (17, 486, "Busy Here"),
-                (1, 404, "Not Found"),
-                (34, 503, "Service Unavailable"),
-                (21, 603, "Decline"),
-                (19, 480, "Temporarily Unavailable"),
-            ],
-        )
-
-    def test_no_answer_at_all_is_a_timeout(self) -> None:
-        call = Outbound()
-        call.h.clock.advance(64 * T1)
-        self.assertEqual(call.events, [(18, 408, "Request Timeout")])
-        self.assertEqual(call.channel.hangup_cause, 18)
-
-    def test_connection_failure(self) -> None:
-        call = Outbound(flow=TCP_FLOW)
-        call.network.layer.transport_error(TCP_FLOW, call.h.now)
-        self.assertEqual(call.events, [(27, 503, "Service Unavailable")])
-
-
-class OutboundCancelTests(SynchronousTestCase):
-    """§9.1."""
-
-    def test_cancel_after_ringing_matches_the_invite(self) -> None:
-        call = Outbound()
-        call.respond(load("asterisk-180-invite.sip"))
-        call.channel.hangup()
-        (cancel,) = call.requests()
-        self.assertEqual((cancel.method, cancel.uri), ("CANCEL", call.invite.uri))
-        self.assertEqual(cancel.headers.get_all("Via"), call.invite.headers.get_all("Via"))
-        for name in ("From", "To", "Call-ID"):
-            self.assertEqual(cancel.headers.get(name), call.invite.headers.get(name))
-        self.assertEqual((cancel.cseq.seq, cancel.cseq.method), (102, "CANCEL"))
-        self.assertEqual(call.channel.hangup_cause, 16)
-        call.respond(
-            load_sip("captures/mock-486-invite.sip"), ("486 Busy Here", "487 Request Terminated")
-        )
-        self.assertEqual(call.events, ["ringing"])  # no failure report for our own CANCEL
-
-    def test_answer_racing_our_cancel_is_acked_and_hung_up(self) -> None:
-        call = Outbound()
-        call.respond(load("asterisk-180-invite.sip"))
-        call.channel.hangup()
-        call.requests()
-        call.respond(load("asterisk-200-invite.sip"))
-        self.assertEqual([r.method for r in call.requests()], ["ACK", "BYE"])
-        self.assertEqual(call.events, ["ringing"])
-
-    def test_no_cancel_before_a_provisional(self) -> None:
-        call = Outbound()
-        call.channel.hangup()
-        self.assertEqual(call.requests(), [])
-        self.assertTrue(call.leg.cancel_pending)
-
-    def test_pending_cancel_goes_with_the_first_provisional(self) -> None:
-        call = Outbound()
-        call.channel.hangup()
-        call.respond(load("asterisk-180-invite.sip"))
-        self.assertEqual([r.method for r in call.requests()], ["CANCEL"])
-
-    def test_100_trying_allows_the_cancel(self) -> None:
-        call = Outbound()
-        call.respond(load("asterisk-180-invite.sip"), ("180 Ringing", "100 Trying"))
-        call.channel.hangup()
-        self.assertEqual([r.method for r in call.requests()], ["CANCEL"])
-
-    def test_invite_transaction_given_up_64_t1_after_the_cancel(self) -> None:
-        call = Outbound()
-        call.respond(load("asterisk-180-invite.sip"))
-        call.channel.hangup()
-        call.h.clock.advance(64 * T1 + 1)
-        self.assertEqual(len(call.network.layer), 0)
