@@ -16,11 +16,11 @@ from pbx.core import causes
 from pbx.core.clock import Cancellable
 from pbx.sdp.model import SessionDescription
 from pbx.sdp.negotiator import NotAcceptable, SdpSession
-from pbx.sip.auth import DigestLogin, digest_answer
+from pbx.sip.auth import DigestLogin, authorization_for
 from pbx.sip.dialog import Dialog
 from pbx.sip.flow import Flow
-from pbx.sip.headers import Auth, Headers
-from pbx.sip.message import Request, Response, SipParseError
+from pbx.sip.headers import Headers
+from pbx.sip.message import Request, Response
 from pbx.sip.transaction.base import ClientTransaction, State
 from pbx.sip.ua import new_branch, via_value
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from pbx.call.channel import Channel
     from pbx.call.media import MediaLeg
 
-from pbx.call.sip_leg import T1, LegContext, SipLeg
+from pbx.call.sip_leg import T1, LegContext, SipLeg, cannot_authenticate
 
 log = logging.getLogger(__name__)
 
@@ -152,27 +152,11 @@ class OutboundLeg(SipLeg):
         (a trunk that authenticates calls); a second challenge fails the call like chan_sip's."""
         if self.login is None or self._authenticated or self.terminated or self.cancel_pending:
             return False
-        name = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
-        answer = None
-        for value in response.headers.get_all(name):
-            try:
-                challenge = Auth.parse(value, name)
-            except SipParseError:
-                continue
-            answer = digest_answer(
-                challenge, "INVITE", self.request.uri, self.login, self.ctx.tokens.hex(8)
-            )
-            if answer is not None:
-                break
+        answer = authorization_for(
+            response, "INVITE", self.request.uri, self.login, self.ctx.tokens.hex(8)
+        )
         if answer is None:
-            log.warning(
-                "Cannot answer the %d challenge of %s to %s (username '%s')",
-                response.status,
-                self.channel.peer_name,
-                self.channel.name,
-                self.login.username,
-                extra={"channel": self.channel.name},
-            )
+            cannot_authenticate(response, self.channel.peer_name, self.channel.name, self.login)
             return False
         self._authenticated = True
         # §22.2: same Call-ID, From tag and body; a new branch and the next CSeq.
@@ -187,9 +171,7 @@ class OutboundLeg(SipLeg):
             "Via", via_value(self.flow, local, new_branch(self.ctx.tokens))
         )
         request.headers.set("CSeq", f"{self.request.cseq.seq + 1} INVITE")
-        request.headers.add(
-            "Authorization" if response.status == 401 else "Proxy-Authorization", str(answer)
-        )
+        request.headers.add(answer[0], str(answer[1]))
         old = self.tx
         if old is not None:
             old.on_response = old.on_timeout = old.on_transport_error = None

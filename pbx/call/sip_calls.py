@@ -449,6 +449,7 @@ class SipCalls:
         channel.set_state("Ring")
         sdp = SdpSession(policy, local, self.ctx.tokens)
         leg = InboundLeg(self.ctx, channel, media, sdp, request, tx, flow)
+        leg.login = outbound_login(peer)
         leg.accept_offer(offer)
         channel.driver = leg
         channel.media = media

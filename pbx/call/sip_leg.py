@@ -29,6 +29,7 @@ from pbx.core.errors import LocalProtocolError
 from pbx.core.tokens import TokenSource
 from pbx.sdp.model import SessionDescription
 from pbx.sdp.negotiator import NegotiatedMedia, NotAcceptable, SdpSession
+from pbx.sip.auth import DigestLogin, authorization_for
 from pbx.sip.dialog import Dialog
 from pbx.sip.flow import Flow
 from pbx.sip.message import Request, Response, SipParseError, make_response
@@ -82,6 +83,8 @@ class SipLeg:
         self.channel = channel
         self.media = media
         self.sdp = sdp
+        #: Who pbx is when the peer challenges a request of ours (RFC 3261 §22.2).
+        self.login: DigestLogin | None = None
         self.dialog: Dialog | None = None
         self.terminated = False
         self.hold_remote = False
@@ -125,22 +128,11 @@ class SipLeg:
         dialog = self.dialog
         if dialog is None:
             return None
-        local = self.ctx.advertised(dialog.flow)
         headers = list(extra or ())
         if body and sdp:
             headers.append(("Content-Type", SDP))
-        request = dialog.create_request(
-            method,
-            local,
-            new_branch(self.ctx.tokens),
-            user_agent=self.ctx.useragent,
-            extra=headers,
-            body=body,
-        )
         self.last_message = f"Tx: {method}"
-        tx = self.ctx.layer.send_request(request, dialog.flow, self.now)
-        self.ctx.kick()
-        return tx
+        return send_in_dialog(self.ctx, dialog, method, body, headers)
 
     def send_bye(self) -> None:
         """BYE the peer. While our re-INVITE is pending: right after its final response (and
@@ -153,8 +145,31 @@ class SipLeg:
 
     def _send_bye_now(self) -> None:
         tx = self._send_in_dialog("BYE")
-        if tx is not None:
+        if tx is None:
+            return
+        dialog, login = self.dialog, self.login
+        if dialog is None or login is None:
             tx.on_response = lambda r: None
+            return
+        # A closure over the dialog, not the leg: the transaction outlives the call (Timer K)
+        # and must not keep the leg alive (see _forget).
+        ctx, name, peer = self.ctx, self.channel.name, self.channel.peer_name
+
+        def answered(response: Response) -> None:
+            """§22.2: a peer that challenges our BYE (many trunks do) gets it once more with
+            credentials, as chan_sip sends them; the call is over here either way."""
+            if response.status not in (401, 407):
+                return
+            answer = authorization_for(
+                response, "BYE", dialog.remote_target, login, ctx.tokens.hex(8)
+            )
+            if answer is None:
+                cannot_authenticate(response, peer, name, login)
+                return
+            retry = send_in_dialog(ctx, dialog, "BYE", b"", [(answer[0], str(answer[1]))])
+            retry.on_response = lambda r: None
+
+        tx.on_response = answered
 
     def finish(self) -> None:
         """The leg is over: forget it (the channel records the cause itself) — once no 2xx of
@@ -466,3 +481,32 @@ class SipLeg:
     def _remote_hangup(self, cause: int) -> None:
         self.finish()
         self.channel.ended(cause)
+
+
+def send_in_dialog(
+    ctx: LegContext, dialog: Dialog, method: str, body: bytes, extra: list[tuple[str, str]]
+) -> ClientTransaction:
+    """Send ``method`` within ``dialog`` (RFC 3261 §12.2.1.1) in a new client transaction."""
+    request = dialog.create_request(
+        method,
+        ctx.advertised(dialog.flow),
+        new_branch(ctx.tokens),
+        user_agent=ctx.useragent,
+        extra=extra,
+        body=body,
+    )
+    tx = ctx.layer.send_request(request, dialog.flow, ctx.scheduler.seconds())
+    ctx.kick()
+    return tx
+
+
+def cannot_authenticate(response: Response, peer: str, channel: str, login: DigestLogin) -> None:
+    """One WARNING for a challenge ``login`` cannot answer (an unsupported algorithm or qop)."""
+    log.warning(
+        "Cannot answer the %d challenge of %s on %s (username '%s')",
+        response.status,
+        peer,
+        channel,
+        login.username,
+        extra={"channel": channel},
+    )

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 
 from pbx.sip.headers import Auth
+from pbx.sip.message import Response, SipParseError
 
 #: RFC 8760 algorithm tokens -> hashlib constructors names.
 ALGORITHMS = {"MD5": "md5", "SHA-256": "sha256"}
@@ -227,3 +228,24 @@ def digest_answer(
     if "opaque" in params:
         answer["opaque"] = params["opaque"]
     return Auth("Digest", answer)
+
+
+def authorization_for(
+    response: Response, method: str, uri: str, login: DigestLogin, cnonce: str
+) -> tuple[str, Auth] | None:
+    """The header answering a ``401``/``407`` (RFC 3261 §22.2, §22.3): ``Authorization`` or
+    ``Proxy-Authorization`` with credentials for the first challenge ``login`` can answer
+    (see :func:`digest_answer`); ``None`` when it can answer none."""
+    if response.status == 401:
+        challenge_name, answer_name = "WWW-Authenticate", "Authorization"
+    else:
+        challenge_name, answer_name = "Proxy-Authenticate", "Proxy-Authorization"
+    for value in response.headers.get_all(challenge_name):
+        try:
+            challenge = Auth.parse(value, challenge_name)
+        except SipParseError:
+            continue
+        answer = digest_answer(challenge, method, uri, login, cnonce)
+        if answer is not None:
+            return answer_name, answer
+    return None

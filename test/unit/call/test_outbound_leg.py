@@ -6,13 +6,17 @@ Everything crosses the real transaction layer (see ``fakes.Network``) on a Clock
 
 from __future__ import annotations
 
+import hashlib
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.call.channel import Channel
 from pbx.call.outbound_leg import OutboundLeg
 from pbx.call.sip_leg import T1
 from pbx.sdp.negotiator import MediaPolicy, SdpSession
+from pbx.sip.auth import Credentials, DigestLogin, compute_response
 from pbx.sip.flow import Flow
+from pbx.sip.headers import Auth
 from pbx.sip.message import Request
 from pbx.sip.ua import build_request, new_branch
 from test.unit.call.fakes import (
@@ -187,6 +191,33 @@ class OutboundAnswerTests(SynchronousTestCase):
             (bye.method, bye.uri, bye.cseq.seq), ("BYE", "sip:100@127.0.0.1:5060", 103)
         )
         self.assertEqual(call.channel.hangup_cause, 16)
+
+    def test_a_challenged_bye_is_sent_once_more_with_credentials(self) -> None:
+        call = Outbound()
+        call.leg.login = DigestLogin("pbx1", Credentials("out"))
+        call.answered()
+        call.channel.hangup()
+        (bye,) = call.requests()
+        # A real Asterisk 401 (chan_sip challenges a BYE the same way as an INVITE).
+        call.network.deliver(reply(bye, load("asterisk-401-invite.sip")), call.flow)
+        (again,) = call.requests()
+        self.assertEqual((again.method, again.cseq.seq), ("BYE", bye.cseq.seq + 1))
+        auth = Auth.parse(again.headers.get("Authorization") or "")
+        ha1 = hashlib.md5(b"pbx1:asterisk:out").hexdigest()
+        self.assertEqual(
+            auth.params["response"], compute_response("MD5", ha1, "374b481d", "BYE", bye.uri)
+        )
+        # A second challenge is not answered again.
+        call.network.deliver(reply(again, load("asterisk-401-invite.sip")), call.flow)
+        self.assertEqual(call.requests(), [])
+
+    def test_without_credentials_a_challenged_bye_is_left_alone(self) -> None:
+        call = Outbound()
+        call.answered()
+        call.channel.hangup()
+        (bye,) = call.requests()
+        call.network.deliver(reply(bye, load("asterisk-401-invite.sip")), call.flow)
+        self.assertEqual(call.requests(), [])
 
     def test_callee_bye(self) -> None:
         call = Outbound()

@@ -15,11 +15,12 @@ from pbx.sip.auth import (
     Credentials,
     DigestAuthenticator,
     DigestLogin,
+    authorization_for,
     compute_response,
     digest_answer,
 )
 from pbx.sip.headers import Auth
-from pbx.sip.message import parse_message
+from pbx.sip.message import Response, parse_message
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "sip"
 KEY = bytes(range(32))
@@ -459,3 +460,26 @@ class DigestAnswerTests(SynchronousTestCase):
         ):
             with self.subTest(text):
                 self.assertIsNone(digest_answer(Auth.parse(text), "INVITE", "sip:x", login, "c"))
+
+
+class AuthorizationForTests(SynchronousTestCase):
+    def test_401_and_407_pick_their_header_and_skip_what_cannot_be_answered(self) -> None:
+        login = DigestLogin("pbx1", Credentials("out"))
+        for status, challenge_name, answer_name in (
+            (401, "WWW-Authenticate", "Authorization"),
+            (407, "Proxy-Authenticate", "Proxy-Authorization"),
+        ):
+            response = parse_message(
+                f"SIP/2.0 {status} Challenge\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK1\r\n"
+                "From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\n"
+                "CSeq: 1 BYE\r\n"
+                f'{challenge_name}: Digest realm="x", nonce="n", algorithm=MD5-sess\r\n'
+                f'{challenge_name}: Digest realm="x", nonce="n2"\r\n'
+                "Content-Length: 0\r\n\r\n".encode()
+            )
+            assert isinstance(response, Response)
+            found = authorization_for(response, "BYE", "sip:a@b", login, "c")
+            assert found is not None
+            self.assertEqual((found[0], found[1].params["nonce"]), (answer_name, "n2"))
+            no_secret = DigestLogin("u", Credentials())
+            self.assertIsNone(authorization_for(response, "BYE", "sip:a@b", no_secret, "c"))
