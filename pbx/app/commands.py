@@ -64,8 +64,8 @@ def register_commands(pbx: Pbx) -> None:
     )
     c.add(
         "sip show registry",
-        lambda a: sip_show.show_registry(pbx.peers, pbx.reactor.seconds()),
-        "List SIP registrations (bindings per peer)",
+        lambda a: sip_show.show_registry(pbx.peers, pbx.reactor.seconds(), pbx.registrations),
+        "List SIP registrations (outbound, then bindings per peer)",
     )
     c.add("sip show settings", lambda a: _settings(pbx), "Show SIP global settings")
     c.add(

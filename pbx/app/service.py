@@ -40,6 +40,7 @@ from pbx.call.bridge import bridge
 from pbx.call.media_plan import media_policy
 from pbx.call.peers import PeerRegistry
 from pbx.call.qualify import Qualifier
+from pbx.call.registrations import Registrations
 from pbx.call.sip_endpoint import EndpointSettings, SipEndpoint
 from pbx.config.logger_conf import LoggerSettings
 from pbx.config.settings import Settings
@@ -62,6 +63,8 @@ log = logging.getLogger(__name__)
 STORE_FLUSH_INTERVAL = 1.0
 #: Allocations between young garbage collections (see :meth:`Pbx.start`).
 GC_YOUNG_THRESHOLD = 7000
+#: How long a stopping daemon waits for the answers to its ``Expires: 0`` REGISTERs.
+UNREGISTER_WAIT = 1.0
 #: Listen queue of TCP/TLS/HTTP listeners: a crowd of browsers reconnecting after a restart
 #: must not overflow Twisted's default of 50.
 BACKLOG = 1024
@@ -157,11 +160,20 @@ class Pbx:
         self.hub.nat = nat
         self.hub.layer = self.layer
         self.endpoint.transports = self.hub
-        self.layer_driver = TimerDriver(reactor, self.layer, self.hub.flush)
+        self.registrations = Registrations(self.tokens, reactor.seconds)
+        self.registrations.layer = self.layer
+        self.registrations.transports = self.hub
+        self.layer_driver = TimerDriver(reactor, self.layer, self._flush_layer)
         self.hub.after_input = self._after_input
         self.location_driver = TimerDriver(reactor, self.location, self._expired)
         self.qualify_driver = TimerDriver(reactor, self.qualifier, self._ping)
-        self._drivers = [self.layer_driver, self.location_driver, self.qualify_driver]
+        self.registration_driver = TimerDriver(reactor, self.registrations, self.layer_driver.pump)
+        self._drivers = [
+            self.layer_driver,
+            self.location_driver,
+            self.qualify_driver,
+            self.registration_driver,
+        ]
         self.commands = CommandRegistry()
         self.control = ControlFactory(self.commands.dispatch, __version__)
         self.control.on_listeners = pbx_logging.set_streaming
@@ -210,6 +222,10 @@ class Pbx:
             raise StartupError("\n".join(certificate_errors))
         self._bind_all()
         self._watch_qualify(now)
+        general = self.settings.sip.general
+        self.registrations.configure(
+            general.registrations, self.settings.sip.peers, general, self.reactor.seconds()
+        )
         for driver in self._drivers:
             driver.pump()
         self.stats.booted_at = self.reactor.seconds()
@@ -382,6 +398,10 @@ class Pbx:
     def stop(self) -> Any:
         """Close listeners, persist state; the caller stops the reactor afterwards."""
         self.stopping = True
+        if self.registrations.stop(self.reactor.seconds()):
+            # chan_sip unregisters from its providers when it unloads: best effort, briefly.
+            self.layer_driver.pump()
+            yield self._wait_unregistered()
         for driver in self._drivers:
             driver.stop()
         if self._flush_call is not None and self._flush_call.active():
@@ -401,6 +421,20 @@ class Pbx:
             except OSError:
                 pass
         log.log(pbx_logging.NOTICE, "pbx stopped")
+
+    def _wait_unregistered(self) -> defer.Deferred[None]:
+        """Fires when every ``Expires: 0`` REGISTER was answered, or after UNREGISTER_WAIT."""
+        done: defer.Deferred[None] = defer.Deferred()
+        deadline = self.reactor.seconds() + UNREGISTER_WAIT
+
+        def check() -> None:
+            if not self.registrations.leaving or self.reactor.seconds() >= deadline:
+                done.callback(None)
+            else:
+                self.reactor.callLater(0.05, check)
+
+        check()
+        return done
 
     def request_shutdown(self, graceful: bool) -> None:
         """``core stop now`` hangs up every call and stops; ``core stop gracefully`` refuses new
@@ -452,8 +486,12 @@ class Pbx:
         for error in self._load_dtls_certificates(config):
             log.error("%s (its DTLS calls will fail)", error)
         self._watch_qualify(self.reactor.seconds())
+        self.registrations.configure(
+            config.general.registrations, config.peers, config.general, self.reactor.seconds()
+        )
         self.stats.last_reload = self.reactor.seconds()
         self.qualify_driver.rearm()
+        self.registration_driver.pump()
         log.log(pbx_logging.NOTICE, "Reloaded sip.conf: %d peers", len(config.peers))
 
     def reload_logger(self, logger: LoggerSettings) -> None:
@@ -487,6 +525,11 @@ class Pbx:
         self.endpoint.send_pings(self.reactor.seconds())
         self.layer_driver.pump()
 
+    def _flush_layer(self) -> None:
+        """Send what the layer produced; its timers may have moved a registration's."""
+        self.hub.flush()
+        self.registration_driver.rearm()
+
     def kick(self) -> None:
         """Flush what the layer wants sent and re-arm timers (after call-layer actions)."""
         self._after_input()
@@ -508,6 +551,7 @@ class Pbx:
         self.layer_driver.pump()
         self.location_driver.rearm()
         self.qualify_driver.rearm()
+        self.registration_driver.rearm()
         self._schedule_flush()
 
     @property

@@ -4,6 +4,8 @@ How chan_sip reads the file (ASTERISK-REFERENCE §1.1-§1.5), and so how pbx doe
 
 * ``[general]`` is read first wherever it is; its "G" options are the defaults of every device;
 * ``[authentication]`` holds ``auth=`` lines (recognised, not used yet);
+* ``register =>`` lines of ``[general]`` are outbound registrations; one that names a
+  ``peer?`` must name a callable device of the file;
 * every other non-template section is a device; one without ``type=`` is skipped with a
   warning ("lacks type"), as is one with an unknown type; a later section with the same name
   replaces an earlier one, with a warning;
@@ -50,7 +52,7 @@ from pbx.config.schema import (
     read_config,
     sections_named,
 )
-from pbx.config.sip_values import NAT_SYMMETRIC, CallerId, Insecure, Nat
+from pbx.config.sip_values import NAT_SYMMETRIC, CallerId, Insecure, Nat, Registration
 from pbx.core.addr import Address, TransportKind, is_ip_literal, parse_hostport
 
 T = TypeVar("T")
@@ -171,6 +173,7 @@ class SipSettings:
         "bogus peer" behind ``alwaysauthreject``). Its "G" values are every device's defaults.
     :param callerid: ``[general]`` ``callerid``: the caller ID of calls pbx originates
         without one (chan_sip's ``default_callerid``, ``asterisk``).
+    :param registrations: the ``register =>`` lines, in file order (outbound registrations).
     """
 
     udpbindaddr: Address
@@ -203,6 +206,10 @@ class SipSettings:
     maxmessagesize: int
     max_contacts: int
     guest: PeerConfig
+    registrations: tuple[Registration, ...] = ()
+    registertimeout: int = 20
+    registerattempts: int = 0
+    register_retry_403: bool = False
 
 
 @dataclass(frozen=True)
@@ -258,7 +265,34 @@ def parse_sip_conf(
                 section.name,
             )
         peers[peer.name] = peer
+    _check_registrations(general_values, general, peers, diag)
     return SipConfig(general, peers)
+
+
+def _check_registrations(
+    values: Values, general: SipSettings, peers: Mapping[str, PeerConfig], diag: Diagnostics
+) -> None:
+    """A ``register => peer?...`` line must name a device pbx can reach (chan_sip logs the
+    same mistake only when the registration first runs); ``tcp://`` and ``tls://`` need their
+    listener, whose address the Contact advertises."""
+    lines: list[Entry[Registration]] = values.entries(o.REGISTER)
+    listening = {TransportKind.TCP: general.tcpenable, TransportKind.TLS: general.tlsenable}
+    for entry in lines:
+        kind = entry.value.transport
+        if kind is not None and not listening.get(kind, True):
+            diag.warn_at(
+                entry.item,
+                f"register over {kind.value} needs {kind.value}enable=yes; "
+                "this registration will fail",
+            )
+        name = entry.value.peer
+        if name is None:
+            continue
+        peer = peers.get(name)
+        if peer is None:
+            diag.error_at(entry.item, f"register names peer '{name}', which is not defined")
+        elif not peer.is_peer:
+            diag.error_at(entry.item, f"register names '{name}', a type=user (not callable)")
 
 
 def _general(values: Values, config_dir: str, diag: Diagnostics, systemname: str) -> SipSettings:
@@ -336,6 +370,10 @@ def _general(values: Values, config_dir: str, diag: Diagnostics, systemname: str
         maxmessagesize=values.get(o.MAXMESSAGESIZE),
         max_contacts=values.get(o.MAX_CONTACTS),
         guest=guest,
+        registrations=tuple(e.value for e in values.entries(o.REGISTER)),
+        registertimeout=values.get(o.REGISTERTIMEOUT),
+        registerattempts=values.get(o.REGISTERATTEMPTS),
+        register_retry_403=values.get(o.REGISTER_RETRY_403),
     )
 
 

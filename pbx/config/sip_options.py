@@ -438,7 +438,34 @@ DEFAULTEXPIRY = Option(
     "defaultexpiry",
     p.integer(1, unit="seconds"),
     120,
-    "Registration length when a REGISTER gives none.",
+    "Registration length when a REGISTER gives none, and the Expires of outbound "
+    "registrations without ~expiry.",
+)
+REGISTER = Option(
+    "register",
+    v.REGISTRATION_VALUE,
+    None,
+    "Outbound registration to a provider (repeatable): "
+    "[peer?][transport://]user[@domain][:secret[:authuser]]@host[:port][/extension][~expiry].",
+    multi=True,
+)
+REGISTERTIMEOUT = Option(
+    "registertimeout",
+    p.integer(1, unit="seconds"),
+    20,
+    "Seconds to wait for the answer to an outbound REGISTER, and before retrying a failed one.",
+)
+REGISTERATTEMPTS = Option(
+    "registerattempts",
+    p.integer(0),
+    0,
+    "Outbound REGISTER attempts before giving up (0: retry forever).",
+)
+REGISTER_RETRY_403 = Option(
+    "register_retry_403",
+    p.BOOL,
+    False,
+    "Keep retrying an outbound registration the provider answered 403 Forbidden.",
 )
 ALLOWOVERLAP = Option(
     "allowoverlap",
@@ -531,10 +558,6 @@ _GENERAL_ONLY_UNSUPPORTED = (
     ("qualifygap", "Milliseconds between batches of qualify pings (pbx spreads pings itself)."),
     ("qualifypeers", "Devices qualified per batch."),
     ("pedantic", "Strict dialog matching."),
-    ("register", "Outbound registration to a provider."),
-    ("registertimeout", "Outbound registration retry interval."),
-    ("registerattempts", "Outbound registration attempts."),
-    ("register_retry_403", "Retry outbound registration after 403."),
     ("regcontext", "Context for extensions created on registration."),
     ("regextenonqualify", "Remove regexten while the device is unreachable."),
     ("autocreatepeer", "Create a device for anyone who registers (a security hole)."),
@@ -633,6 +656,10 @@ SIP_OPTIONS = OptionTable(
         MINEXPIRY,
         MAXEXPIRY,
         DEFAULTEXPIRY,
+        REGISTER,
+        REGISTERTIMEOUT,
+        REGISTERATTEMPTS,
+        REGISTER_RETRY_403,
         ALLOWOVERLAP,
         EXTERNADDR,
         MEDIA_ADDRESS,

@@ -2,7 +2,8 @@
 
 :class:`Nat` (``nat=``, §1.5), :class:`Insecure`, :class:`CallerId` (``ast_callerid_split``),
 transport lists, ``qualify``, ``keepalive``, ``directmedia``, ``dtmfmode``, ``setvar``,
-``md5secret`` and ``[authentication]`` ``auth=`` lines. Each is a
+``md5secret``, ``[authentication]`` ``auth=`` lines and ``register =>`` lines
+(:class:`Registration`). Each is a
 :class:`~pbx.config.parsers.ValueType`; the option table that uses them is
 :mod:`pbx.config.sip_options`.
 """
@@ -313,3 +314,109 @@ def _parse_peer_host(text: str, ctx: ParseContext) -> str:
 
 
 PEER_HOST_VALUE: ValueType[str] = ValueType("host", "dynamic|host|IP", _parse_peer_host)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One ``register =>`` line of ``[general]`` (chan_sip's ``sip_registry``):
+    ``[peer?][transport://]user[@domain][:secret[:authuser]]@host[:port][/extension][~expiry]``.
+
+    :param peer: the device whose settings the registration uses (``peer?``), if named.
+    :param transport: ``udp``, ``tcp`` or ``tls`` when written; ``None`` means the peer's first
+        transport, else UDP.
+    :param domain: the domain of the Request-URI, To and From when it differs from ``host``.
+    :param authuser: the digest user name when it is not ``user``.
+    :param port: ``None`` when not written (5060, 5061 over TLS, or the peer's port).
+    :param extension: the Contact user, which the provider puts in the Request-URI of the calls
+        it sends (chan_sip's ``callback``); ``None`` means chan_sip's ``s``.
+    :param expiry: the Expires requested (``~expiry``); ``None`` means ``defaultexpiry``.
+    :param text: the line as written (a reload keeps registrations whose line is unchanged).
+    """
+
+    peer: str | None
+    transport: TransportKind | None
+    user: str
+    domain: str | None
+    secret: str
+    authuser: str | None
+    host: str
+    port: int | None
+    extension: str | None
+    expiry: int | None
+    text: str
+
+
+_REGISTER_TRANSPORTS = (TransportKind.UDP, TransportKind.TCP, TransportKind.TLS)
+
+
+def parse_registration(text: str) -> Registration:
+    """Parse a ``register =>`` value as chan_sip's ``sip_parse_register_line`` splits it: the
+    ``~expiry`` suffix, the ``peer?`` prefix, the ``transport://`` scheme, then the *last*
+    ``@`` separates the credentials from ``host[:port][/extension]`` (a secret may contain
+    ``@``, not ``:``)."""
+    line = text.strip()
+    rest, tilde, expiry_text = line.rpartition("~") if "~" in line else (line, "", "")
+    expiry = None
+    if tilde:
+        if not expiry_text.isdigit() or int(expiry_text) < 1:
+            raise OptionValueError(f"bad ~expiry '{expiry_text}': expected a whole number >= 1")
+        expiry = int(expiry_text)
+    peer = None
+    if "?" in rest:
+        peer, _, rest = rest.partition("?")
+        if not peer:
+            raise OptionValueError("empty peer name before '?'")
+    transport = None
+    if "://" in rest:
+        scheme, _, rest = rest.partition("://")
+        kinds = {k.value: k for k in _REGISTER_TRANSPORTS}
+        transport = kinds.get(scheme.lower())
+        if transport is None:
+            raise OptionValueError(
+                f"unknown transport '{scheme}://': expected {words(list(kinds))}"
+            )
+    credentials, at, hostpart = rest.rpartition("@")
+    if not at or not credentials:
+        raise OptionValueError(
+            "expected [peer?][transport://]user[@domain][:secret[:authuser]]"
+            "@host[:port][/extension][~expiry]"
+        )
+    userpart, _, secretpart = credentials.partition(":")
+    secret, _, authuser = secretpart.partition(":")
+    user, _, domain = userpart.partition("@")
+    if not user:
+        raise OptionValueError("missing user name before '@host'")
+    hostport, slash, extension = hostpart.partition("/")
+    if slash and not extension:
+        raise OptionValueError("empty extension after '/'")
+    try:
+        address = parse_hostport(hostport, 0)
+        host = check_host(address.host)
+    except ValueError:
+        raise OptionValueError(
+            f"bad host '{hostport}': expected a host name or IP address with an optional :port"
+        ) from None
+    return Registration(
+        peer=peer,
+        transport=transport,
+        user=user,
+        domain=domain or None,
+        secret=secret,
+        authuser=authuser or None,
+        host=host,
+        port=address.port or None,
+        extension=extension or None,
+        expiry=expiry,
+        text=line,
+    )
+
+
+def _parse_registration(text: str, ctx: ParseContext) -> Registration:
+    return parse_registration(text)
+
+
+REGISTRATION_VALUE: ValueType[Registration] = ValueType(
+    "text",
+    "[peer?][transport://]user[@domain][:secret[:authuser]]@host[:port][/extension][~expiry]",
+    _parse_registration,
+)

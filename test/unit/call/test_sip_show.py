@@ -7,10 +7,13 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.call.peers import PeerRegistry
 from pbx.call.qualify import Qualifier
-from pbx.call.sip_show import show_peer, show_peers, show_registry, show_settings
+from pbx.call.registrations import Registrations
+from pbx.call.sip_show import local_regtime, show_peer, show_peers, show_registry, show_settings
 from pbx.core.addr import Address, TransportKind
+from pbx.core.tokens import CountingTokens
 from pbx.sip.flow import Flow
 from pbx.sip.location import Binding, Location
+from pbx.sip.outbound_registration import RegState
 from test.unit.call.fakes import PBX_UDP, WS_FLOW, sip_config
 
 CONF = """
@@ -279,6 +282,9 @@ class ShowRegistryTests(SynchronousTestCase):
         self.assertEqual(
             show_registry(peers, 600.0).splitlines(),
             [
+                OUTBOUND_HEADER,
+                "0 SIP registrations.",
+                "",
                 line("Peer", "Trsp", "Contact", "Flow", "Expiry", "Useragent"),
                 line(
                     "desk1",
@@ -292,6 +298,47 @@ class ShowRegistryTests(SynchronousTestCase):
                 "2 SIP registrations.",
             ],
         )
+
+    def test_outbound_registrations_in_chan_sips_columns(self) -> None:
+        config = sip_config(
+            "[general]\nregister => 4930123:pw@198.51.100.7/100\n"
+            "register => averyveryverylongusername@[2001:db8::1]:5070~3600\n"
+        )
+        peers = PeerRegistry(config, Location())
+        regs = Registrations(CountingTokens(), lambda: 0.0)
+        regs.configure(config.general.registrations, config.peers, config.general, 0.0)
+        [(_, first), (_, second)] = list(regs)
+        first.state, first.expiry, first.registered_at = RegState.REGISTERED, 300, 1.0e9
+        second.state = RegState.NO_AUTH
+
+        def row(host: str, user: str, refresh: str, state: str, regtime: str) -> str:
+            cells = f"{host:<39.39} {'N':<6} {user:<12.12}  {refresh:>8} {state:<20} {regtime}"
+            return cells.rstrip()
+
+        self.assertEqual(
+            show_registry(peers, 0.0, regs, regtime=lambda t: f"at {t:.0f}").splitlines(),
+            [
+                OUTBOUND_HEADER,
+                row("198.51.100.7:5060", "4930123", "300", "Registered", "at 1000000000"),
+                row("[2001:db8::1]:5070", "averyveryver", "3600", "No Authentication", ""),
+                "2 SIP registrations.",
+                "",
+                "Peer                 Trsp  Contact                                       Flow"
+                "                          Expiry Useragent",
+                "0 SIP registrations.",
+            ],
+        )
+
+    def test_reg_time_is_chan_sips_local_time(self) -> None:
+        # %a, %d %b %Y %T: weekday, day, month, year and time, e.g. Sun, 09 Sep 2001 01:46:40
+        self.assertRegex(local_regtime(1.0e9), r"^\w{3}, \d\d \w{3} 2001 \d\d:\d\d:\d\d$")
+
+
+#: chan_sip's FORMAT2 header: ``%-39.39s %-6.6s %-12.12s  %8.8s %-20.20s %-25.25s``.
+OUTBOUND_HEADER = (
+    "Host                                    dnsmgr Username       Refresh State                "
+    "Reg.Time"
+)
 
 
 class ShowSettingsTests(SynchronousTestCase):

@@ -624,3 +624,73 @@ class CrossCheckTests(SynchronousTestCase):
                 "with 488"
             ],
         )
+
+
+class RegisterTests(SynchronousTestCase):
+    def test_lines_options_and_defaults(self) -> None:
+        config, errors, warnings = load(
+            "[general]\ntcpenable=yes\n"
+            "register => 4930123:pw@sip.example.net/100\n"
+            "register => trunk?tcp://office@198.51.100.7~600\n"
+            "registertimeout=30\nregisterattempts=5\nregister_retry_403=yes\n"
+            "[trunk]\ntype=peer\nhost=198.51.100.7\n"
+        )
+        self.assertEqual((errors, warnings), ([], []))
+        g = config.general
+        self.assertEqual(
+            [(r.peer, r.user, r.host, r.extension, r.expiry) for r in g.registrations],
+            [(None, "4930123", "sip.example.net", "100", None), ("trunk", "office",
+             "198.51.100.7", None, 600)],
+        )  # fmt: skip
+        self.assertEqual((g.registertimeout, g.registerattempts, g.register_retry_403),
+                         (30, 5, True))  # fmt: skip
+
+    def test_defaults(self) -> None:
+        g = load("[general]\n")[0].general
+        self.assertEqual(
+            (g.registrations, g.registertimeout, g.registerattempts, g.register_retry_403),
+            ((), 20, 0, False),
+        )
+
+    def test_errors_name_the_line(self) -> None:
+        _, errors, _ = load(
+            "[general]\n"
+            "register => sip.example.net\n"
+            "register => nobody?u@host\n"
+            "register => phone?u@host\n"
+            "registertimeout=0\n"
+            "[phone]\ntype=user\n"
+        )
+        self.assertEqual(
+            errors,
+            [
+                "sip.conf:2: [general] option 'register': expected "
+                "[peer?][transport://]user[@domain][:secret[:authuser]]@host[:port][/extension]"
+                "[~expiry]",
+                "sip.conf:3: [general] register names peer 'nobody', which is not defined",
+                "sip.conf:4: [general] register names 'phone', a type=user (not callable)",
+                "sip.conf:5: [general] option 'registertimeout': expected a whole "
+                "number of seconds >= 1, got '0'",
+            ],
+        )
+
+    def test_stream_transport_needs_its_listener(self) -> None:
+        _, errors, warnings = load("[general]\nregister => tls://u@host\n")
+        self.assertEqual(
+            (errors, warnings),
+            (
+                [],
+                [
+                    "sip.conf:2: [general] register over tls needs tlsenable=yes; "
+                    "this registration will fail"
+                ],
+            ),
+        )
+
+    def test_register_is_general_only(self) -> None:
+        config, errors, warnings = load("[p]\ntype=peer\nhost=192.0.2.1\nregister => u@host\n")
+        self.assertEqual(
+            (errors, warnings),
+            ([], ["sip.conf:4: [p] option 'register' is only valid in [general]; ignored here"]),
+        )
+        self.assertEqual(config.general.registrations, ())

@@ -51,6 +51,7 @@ setvar language accountcode amaflags webrtc max_contacts udpbindaddr tcpenable t
 tlsenable tlsbindaddr tlscertfile tlsprivatekey tlscafile tlsdontverifyserver
 tlscipher websocket_enabled allowguest
 alwaysauthreject realm useragent sdpsession sdpowner minexpiry maxexpiry defaultexpiry
+register registertimeout registerattempts register_retry_403
 allowoverlap externaddr media_address localnet maxmessagesize
 """.split()
 
@@ -138,6 +139,15 @@ class TableShapeTests(SynchronousTestCase):
         self.assertEqual(o.DTLSSETUP.default, "active")
         self.assertEqual(o.DTLSSETUP.choices, ("active", "passive", "actpass"))
         self.assertEqual(o.MAXMESSAGESIZE.default, 65536)
+        self.assertEqual(
+            (
+                o.REGISTERTIMEOUT.default,
+                o.REGISTERATTEMPTS.default,
+                o.REGISTER_RETRY_403.default,
+            ),
+            (20, 0, False),
+        )
+        self.assertTrue(o.REGISTER.multi)
         self.assertEqual(o.MAX_CONTACTS.default, 1)
         self.assertEqual(o.SESSION_TIMERS.default, "accept")
         self.assertEqual(o.DTLSVERIFY.default, "no")

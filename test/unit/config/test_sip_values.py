@@ -177,3 +177,61 @@ class SimpleValueTests(SynchronousTestCase):
         for bad in ("me:pass", "me@realm", ":x@realm"):
             with self.assertRaises(ValueError, msg=bad):
                 parse(v.AUTH_VALUE, bad)
+
+
+R = v.Registration
+UDP, TCP, TLS = TransportKind.UDP, TransportKind.TCP, TransportKind.TLS
+
+# Real-world register => lines (provider how-tos, chan_sip's sip.conf.sample) and what they mean:
+# (line, peer, transport, user, domain, secret, authuser, host, port, extension, expiry)
+REGISTER_TABLE: list[tuple[str, tuple[object, ...]]] = [
+    ("1234:password@mysipprovider.com",
+     (None, None, "1234", None, "password", None, "mysipprovider.com", None, None, None)),
+    ("2345:password@mysipprovider.com/1234",
+     (None, None, "2345", None, "password", None, "mysipprovider.com", None, "1234", None)),
+    ("tls://username:xxxxxx@sip-tls-proxy.example.org",
+     (None, TLS, "username", None, "xxxxxx", None, "sip-tls-proxy.example.org", None, None,
+      None)),
+    ("user@domain:secret:authuser@host:5070/extension~3600",
+     (None, None, "user", "domain", "secret", "authuser", "host", 5070, "extension", 3600)),
+    ("my-provider?tcp://4930123:pw@sip.example.net:5080/100",
+     ("my-provider", TCP, "4930123", None, "pw", None, "sip.example.net", 5080, "100", None)),
+    ("udp://office:office-pw@127.0.0.1:5060/100",
+     (None, UDP, "office", None, "office-pw", None, "127.0.0.1", 5060, "100", None)),
+    ("office:p@ss@[2001:db8::1]:5062/200~90",
+     (None, None, "office", None, "p@ss", None, "2001:db8::1", 5062, "200", 90)),
+    ("office@[2001:db8::1]",
+     (None, None, "office", None, "", None, "2001:db8::1", None, None, None)),
+    ("  +4930123@sip.example.net ",
+     (None, None, "+4930123", None, "", None, "sip.example.net", None, None, None)),
+]  # fmt: skip
+
+REGISTER_ERRORS = [
+    ("sip.example.net", "expected [peer?][transport://]user[@domain][:secret[:authuser]]"
+     "@host[:port][/extension][~expiry]"),
+    (":secret@sip.example.net", "missing user name before '@host'"),
+    ("ws://u@host", "unknown transport 'ws://': expected udp, tcp or tls"),
+    ("u@host~soon", "bad ~expiry 'soon': expected a whole number >= 1"),
+    ("u@host~0", "bad ~expiry '0': expected a whole number >= 1"),
+    ("?u@host", "empty peer name before '?'"),
+    ("u@host/", "empty extension after '/'"),
+    ("u@host:99999", "bad host 'host:99999': expected a host name or IP address with an "
+     "optional :port"),
+    ("u@[2001:db8::1", "bad host '[2001:db8::1': expected a host name or IP address with an "
+     "optional :port"),
+    ("u@bad_host!", "bad host 'bad_host!': expected a host name or IP address with an "
+     "optional :port"),
+]  # fmt: skip
+
+
+class RegistrationTests(SynchronousTestCase):
+    def test_real_world_lines(self) -> None:
+        for line, fields in REGISTER_TABLE:
+            parsed = parse(v.REGISTRATION_VALUE, line)
+            self.assertEqual(parsed, R(*fields, line.strip()), line)  # type: ignore[arg-type, call-arg]
+
+    def test_errors(self) -> None:
+        for line, message in REGISTER_ERRORS:
+            with self.assertRaises(OptionValueError, msg=line) as caught:
+                parse(v.REGISTRATION_VALUE, line)
+            self.assertEqual(str(caught.exception), message, line)
