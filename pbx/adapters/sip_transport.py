@@ -33,6 +33,7 @@ from typing import Protocol
 
 from pbx.core.addr import Address, TransportKind
 from pbx.core.clock import Cancellable, Scheduler
+from pbx.core.hosts import HostTable
 from pbx.core.nat import NatMap
 from pbx.sip.flow import Flow
 from pbx.sip.message import (
@@ -148,6 +149,9 @@ class SipTransportHub:
         self.connector = connector
         #: ``externaddr``/``localnet`` (sip.conf; replaced on reload).
         self.nat = NatMap()
+        #: sip.conf's host names and their addresses (filled by the service).
+        self.hosts = HostTable()
+        self._unresolved: set[str] = set()
         #: Stream listeners by transport: the local address of outbound flows.
         self._listeners: dict[TransportKind, list[Address]] = {}
         # Open connections by (transport, remote address), accepted ones included: a request to
@@ -460,8 +464,17 @@ class SipTransportHub:
         WebSocket binding is unreachable until the browser reconnects, while a TCP/TLS one is
         reached by connecting to ``target`` (chan_sip's behaviour). A TCP/TLS target goes over
         an open connection to that address, else over pbx's own flow to it, whose connection
-        opens when the first message is sent.
+        opens when the first message is sent. A host name goes to the address it resolved to
+        (:attr:`hosts`); one that has not resolved is unreachable.
         """
+        address = self.hosts.address_of(target.host)
+        if address is None:
+            if target.host not in self._unresolved:
+                self._unresolved.add(target.host)
+                log.warning("Cannot reach %s: host '%s' has not resolved", target, target.host)
+            return None
+        if address != target.host:
+            target = Address(address, target.port)
         if binding_flow is not None:
             if not binding_flow.connection_oriented:
                 return Flow(binding_flow.kind, binding_flow.local, target)

@@ -23,6 +23,7 @@ from twisted.internet.interfaces import IListeningPort
 
 from pbx import __version__
 from pbx.adapters.control import ConsoleLogHandler, ControlFactory
+from pbx.adapters.dns import HostRefresher
 from pbx.adapters.http import HttpFrontEnd
 from pbx.adapters.local_ca import ca_certificate_path, server_tls_options
 from pbx.adapters.media_factory import UdpMediaFactory
@@ -45,7 +46,7 @@ from pbx.call.sip_endpoint import EndpointSettings, SipEndpoint
 from pbx.config.logger_conf import LoggerSettings
 from pbx.config.settings import Settings
 from pbx.config.sip_conf import SipConfig, SipSettings
-from pbx.core.addr import Address, TransportKind
+from pbx.core.addr import Address, TransportKind, is_ip_literal
 from pbx.core.clock import Cancellable
 from pbx.core.errors import MediaError
 from pbx.core.nat import NatMap
@@ -158,6 +159,11 @@ class Pbx:
         self.hub.connector = self.connector
         nat = NatMap(general.externaddr, general.localnet)
         self.hub.nat = nat
+        self.hub.hosts = self.peers.hosts  # one table of resolved names for both
+        bind = general.udpbindaddr.host
+        self.host_refresher = HostRefresher(
+            self.peers.hosts, self._host_names, prefer_ipv6=":" in bind and bind != "::"
+        )
         self.hub.layer = self.layer
         self.endpoint.transports = self.hub
         self.registrations = Registrations(self.tokens, reactor.seconds)
@@ -220,6 +226,7 @@ class Pbx:
             for error in certificate_errors:
                 log.error("%s", error)
             raise StartupError("\n".join(certificate_errors))
+        self.host_refresher.resolve_now()
         self._bind_all()
         self._watch_qualify(now)
         general = self.settings.sip.general
@@ -230,6 +237,7 @@ class Pbx:
             driver.pump()
         self.stats.booted_at = self.reactor.seconds()
         self._booted = True
+        self.host_refresher.start()
         # What start-up built (modules, settings, dialplan, listeners: ~200k objects) lives as
         # long as the process. Frozen, it is out of the cyclic collector's reach, so a full
         # collection walks only what calls created since: measured under 50 calls/s, gen-2
@@ -258,6 +266,13 @@ class Pbx:
             except MediaError as exc:
                 errors.append(f"Peer '{peer.name}': {exc}")
         return errors
+
+    def _host_names(self) -> set[str]:
+        """The host names (not addresses) static peers and ``register =>`` lines use."""
+        config = self.peers.config
+        hosts = {p.host for p in config.peers.values() if p.host and not p.dynamic}
+        hosts.update(line.host for line in config.general.registrations)
+        return {h for h in hosts if not is_ip_literal(h)}
 
     def _stream_connector(self, general: SipSettings) -> StreamConnector:
         return StreamConnector(
@@ -413,6 +428,7 @@ class Pbx:
                 log.exception("error closing a listener")
         self._ports.clear()
         self.hub.close_outbound()
+        self.host_refresher.stop()
         self.store.close()
         self.calls.close()
         for path in self._owned_files:  # only ours: a refused second daemon must not
@@ -466,6 +482,7 @@ class Pbx:
     def reload_sip(self, config: SipConfig) -> None:
         """Swap in a validated sip.conf (calls in progress keep their PeerConfig)."""
         dropped = self.peers.replace(config)
+        self.host_refresher.resolve_now()
         for binding in dropped:
             self.store.delete_binding(binding)
         self.registrar.settings = RegistrarSettings(

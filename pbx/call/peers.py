@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pbx.config.sip_conf import PeerConfig, SipConfig, SipSettings
 from pbx.core.addr import Address, TransportKind, bracket
+from pbx.core.hosts import HostTable
 from pbx.sip.flow import Flow
 from pbx.sip.grammar import SipParseError
 from pbx.sip.location import Binding, Location
@@ -51,6 +52,8 @@ class PeerRegistry:
     def __init__(self, config: SipConfig, location: Location) -> None:
         self.config = config
         self.location = location
+        #: Where static peers' host names resolved to (filled by the service).
+        self.hosts = HostTable()
 
     @property
     def general(self) -> SipSettings:
@@ -122,7 +125,8 @@ class PeerRegistry:
                     ):
                         return peer
             elif (
-                peer.host == address.host
+                peer.host is not None
+                and self.hosts.address_of(peer.host) == address.host
                 and (peer.insecure.port or peer.port == address.port)
                 and any(t is kind or (family and t.websocket) for t in peer.transports)
             ):

@@ -246,6 +246,20 @@ class ClosedByThePhoneTests(SynchronousTestCase):
         self.assertEqual(h.connector.attempts, [])
 
 
+class HostNameTests(SynchronousTestCase):
+    def test_a_name_goes_to_its_address_and_an_unresolved_one_nowhere(self) -> None:
+        h = Harness()
+        h.hub.hosts.update({"trunk.example.com": "127.0.0.1"})
+        flow = h.hub.flow_to(TCP, None, Address("trunk.example.com", 5070))
+        assert flow is not None
+        self.assertEqual(flow.remote, TRUNK)
+        self.assertIs(h.hub.flow_to(TCP, None, TRUNK), flow)  # one flow per address
+        with self.assertLogs("pbx.adapters.sip_transport", "WARNING") as logs:
+            self.assertIsNone(h.hub.flow_to(UDP, None, Address("other.example.com", 5060)))
+            self.assertIsNone(h.hub.flow_to(UDP, None, Address("other.example.com", 5060)))
+        self.assertEqual(len(logs.records), 1)  # warned once per name
+
+
 class AdvertisedTests(SynchronousTestCase):
     def test_externaddr_for_peers_outside_localnet(self) -> None:
         h = Harness()

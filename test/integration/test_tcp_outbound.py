@@ -46,7 +46,8 @@ def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
         "desk2",
         "trunk",
         "dead",
-        trunk={"host": "127.0.0.1", "port": str(TRUNK_PORT), "transport": "tcp"},
+        # A name, as providers are written: pbx resolves it (/etc/hosts here).
+        trunk={"host": "localhost", "port": str(TRUNK_PORT), "transport": "tcp"},
         dead={"host": "127.0.0.1", "port": str(DEAD_PORT), "transport": "tcp"},
         desk2={"transport": "tcp"},
     )

@@ -166,6 +166,15 @@ class MatchSourceTests(SynchronousTestCase):
         self.assertEqual(match.name if match else None, "trunk")
         self.assertIsNone(peers.match_source(Address("127.0.0.5", 5071), TransportKind.UDP))
 
+    def test_a_static_peer_named_by_host_name_matches_its_address(self) -> None:
+        # A provider written as a name: its requests come from the address the name has.
+        peers = registry(CONF.replace("host=127.0.0.6", "host=sip.example.com", 1))
+        source = Address("198.51.100.4", 40000)
+        self.assertIsNone(peers.match_source(source, TransportKind.UDP))  # not resolved yet
+        peers.hosts.update({"sip.example.com": "198.51.100.4"})
+        match = peers.match_source(source, TransportKind.UDP)
+        self.assertEqual(match.name if match else None, "carrier")
+
     def test_insecure_port_matches_the_address_only(self) -> None:
         peers = registry()
         match = peers.match_source(Address("127.0.0.6", 40000), TransportKind.UDP)
