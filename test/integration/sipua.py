@@ -266,6 +266,36 @@ class SipClient:
         ]
         return "\r\n".join(lines).encode()
 
+    def invite(
+        self, exten: str, user: str, call_id: str, *, listening_port: int | None = None
+    ) -> bytes:
+        """``user``'s INVITE to ``exten`` offering PCMU, as bytes. Via and Contact name
+        ``listening_port`` (default: this socket's port): where the phone says it listens."""
+        host = self.local[0]
+        port = listening_port or self.local[1]
+        server_host, server_port = self.server
+        transport = "" if self.kind == "udp" else f";transport={self.kind}"
+        sdp = (
+            f"v=0\r\no={user} 1 1 IN IP4 {host}\r\ns=-\r\nc=IN IP4 {host}\r\nt=0 0\r\n"
+            f"m=audio {port + 2} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        ).encode()
+        lines = [
+            f"INVITE sip:{exten}@{bracket(server_host)}:{server_port}{transport} SIP/2.0",
+            f"Via: SIP/2.0/{self.via_transport} {bracket(host)}:{port}"
+            f";branch=z9hG4bK{secrets.token_hex(8)};rport",
+            f"From: <sip:{user}@{bracket(server_host)}>;tag={self.tag}",
+            f"To: <sip:{exten}@{bracket(server_host)}>",
+            f"Call-ID: {call_id}",
+            "CSeq: 1 INVITE",
+            f"Contact: <sip:{user}@{bracket(host)}:{port}{transport}>",
+            "Max-Forwards: 70",
+            "Content-Type: application/sdp",
+            f"Content-Length: {len(sdp)}",
+            "",
+            "",
+        ]
+        return "\r\n".join(lines).encode() + sdp
+
     def contact(self, user: str) -> str:
         host, port = self.local
         return f"<sip:{user}@{bracket(host)}:{port};transport={self.kind}>"

@@ -31,35 +31,11 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
         yield running
 
 
-def invite(client: SipClient, call_id: str) -> bytes:
-    host, port = client.local
-    sdp = (
-        f"v=0\r\no=desk 1 1 IN IP4 {host}\r\ns=-\r\nc=IN IP4 {host}\r\nt=0 0\r\n"
-        f"m=audio {port + 2} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-    ).encode()
-    server_host, server_port = client.server
-    lines = [
-        f"INVITE sip:500@{server_host}:{server_port} SIP/2.0",
-        f"Via: SIP/2.0/UDP {host}:{port};branch=z9hG4bK{secrets.token_hex(8)};rport",
-        f"From: <sip:desk@{server_host}>;tag={client.tag}",
-        f"To: <sip:500@{server_host}>",
-        f"Call-ID: {call_id}",
-        "CSeq: 1 INVITE",
-        f"Contact: <sip:desk@{host}:{port}>",
-        "Max-Forwards: 70",
-        "Content-Type: application/sdp",
-        f"Content-Length: {len(sdp)}",
-        "",
-        "",
-    ]
-    return "\r\n".join(lines).encode() + sdp
-
-
 def call(daemon: Daemon, local_host: str) -> SipMessage:
     """INVITE extension 500 from ``local_host``; returns the 200 (the call is then ended)."""
     with SipClient("udp", daemon.udp, local_host=local_host) as client:
         call_id = secrets.token_hex(8)
-        client.send(invite(client, call_id))
+        client.send(client.invite("500", "desk", call_id))
         ok = client.final(5.0)
         assert ok is not None and ok.status == 200, ok
         to = ok.header("To") or ""

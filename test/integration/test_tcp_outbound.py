@@ -202,7 +202,7 @@ def test_bye_reaches_a_phone_whose_connection_closed(tmp_path: Path) -> None:
         port = listening.getsockname()[1]
         with listening, SipClient("tcp", pbx.tcp_address) as phone:
             call_id = secrets.token_hex(8)
-            phone.send(tcp_invite(phone, port, call_id))
+            phone.send(phone.invite("500", "desk", call_id, listening_port=port))
             ok = phone.final(5.0)
             assert ok is not None and ok.status == 200, ok
             ack = phone.request("ACK", "desk", call_id=call_id).replace(
@@ -220,29 +220,3 @@ def test_bye_reaches_a_phone_whose_connection_closed(tmp_path: Path) -> None:
                     data += connection.recv(65536)
         assert data.startswith(b"BYE "), data
         assert f"Call-ID: {call_id}".encode() in data, data
-
-
-def tcp_invite(client: SipClient, listening_port: int, call_id: str) -> bytes:
-    """An INVITE whose Via and Contact name ``listening_port`` (where the phone listens),
-    sent from the client's own ephemeral port."""
-    host = client.local[0]
-    server_host, server_port = client.server
-    sdp = (
-        f"v=0\r\no=desk 1 1 IN IP4 {host}\r\ns=-\r\nc=IN IP4 {host}\r\nt=0 0\r\n"
-        f"m=audio {listening_port + 2} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-    ).encode()
-    lines = [
-        f"INVITE sip:500@{server_host}:{server_port};transport=tcp SIP/2.0",
-        f"Via: SIP/2.0/TCP {host}:{listening_port};branch=z9hG4bK{secrets.token_hex(8)};rport",
-        f"From: <sip:desk@{server_host}>;tag={client.tag}",
-        f"To: <sip:500@{server_host}>",
-        f"Call-ID: {call_id}",
-        "CSeq: 1 INVITE",
-        f"Contact: <sip:desk@{host}:{listening_port};transport=tcp>",
-        "Max-Forwards: 70",
-        "Content-Type: application/sdp",
-        f"Content-Length: {len(sdp)}",
-        "",
-        "",
-    ]
-    return "\r\n".join(lines).encode() + sdp
