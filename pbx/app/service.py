@@ -42,6 +42,7 @@ from pbx.call.media_plan import media_policy
 from pbx.call.peers import PeerRegistry
 from pbx.call.qualify import Qualifier
 from pbx.call.registrations import Registrations
+from pbx.call.sip_calls import realm_logins
 from pbx.call.sip_endpoint import EndpointSettings, SipEndpoint
 from pbx.config.logger_conf import LoggerSettings
 from pbx.config.settings import Settings
@@ -230,8 +231,10 @@ class Pbx:
         self._bind_all()
         self._watch_qualify(now)
         general = self.settings.sip.general
+        realms = self.calls.sip.ctx.realm_logins
+        realms.update(realm_logins(self.settings.sip.authentication))
         self.registrations.configure(
-            general.registrations, self.settings.sip.peers, general, self.reactor.seconds()
+            general.registrations, self.settings.sip.peers, general, self.reactor.seconds(), realms
         )
         for driver in self._drivers:
             driver.pump()
@@ -503,8 +506,15 @@ class Pbx:
         for error in self._load_dtls_certificates(config):
             log.error("%s (its DTLS calls will fail)", error)
         self._watch_qualify(self.reactor.seconds())
+        realms = self.calls.sip.ctx.realm_logins
+        realms.clear()
+        realms.update(realm_logins(config.authentication))
         self.registrations.configure(
-            config.general.registrations, config.peers, config.general, self.reactor.seconds()
+            config.general.registrations,
+            config.peers,
+            config.general,
+            self.reactor.seconds(),
+            realms,
         )
         self.stats.last_reload = self.reactor.seconds()
         self.qualify_driver.rearm()

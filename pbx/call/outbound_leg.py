@@ -150,10 +150,13 @@ class OutboundLeg(SipLeg):
     def _authenticate(self, response: Response) -> bool:
         """§22.2: send the INVITE again, once, with credentials answering the peer's challenge
         (a trunk that authenticates calls); a second challenge fails the call like chan_sip's."""
-        if self.login is None or self._authenticated or self.terminated or self.cancel_pending:
+        realms = self.ctx.realm_logins
+        if self._authenticated or self.terminated or self.cancel_pending:
+            return False
+        if self.login is None and not realms:
             return False
         answer = authorization_for(
-            response, "INVITE", self.request.uri, self.login, self.ctx.tokens.hex(8)
+            response, "INVITE", self.request.uri, self.login, self.ctx.tokens.hex(8), realms
         )
         if answer is None:
             cannot_authenticate(response, self.channel.peer_name, self.channel.name, self.login)

@@ -36,7 +36,10 @@ DEFAULT_EXTENSION = "s"
 
 
 def registration_spec(
-    line: Registration, peers: Mapping[str, PeerConfig], general: SipSettings
+    line: Registration,
+    peers: Mapping[str, PeerConfig],
+    general: SipSettings,
+    realms: Mapping[str, DigestLogin] | None = None,
 ) -> RegistrationSpec:
     """Resolve one ``register =>`` line (see the module docstring)."""
     peer = peers.get(line.peer) if line.peer is not None else None
@@ -70,6 +73,7 @@ def registration_spec(
         max_attempts=general.registerattempts,
         retry_403=general.register_retry_403,
         useragent=general.useragent,
+        realms=tuple(sorted((realms or {}).items())),
     )
 
 
@@ -101,6 +105,7 @@ class Registrations:
         peers: Mapping[str, PeerConfig],
         general: SipSettings,
         now: float,
+        realms: Mapping[str, DigestLogin] | None = None,
     ) -> None:
         """Start, keep or replace registrations to match ``lines`` (start-up and reload)."""
         kept: dict[RegistrationSpec, list[tuple[Registration, OutboundRegistration]]] = {}
@@ -108,7 +113,7 @@ class Registrations:
             kept.setdefault(reg.spec, []).append((line, reg))
         result = []
         for line in lines:
-            spec = registration_spec(line, peers, general)
+            spec = registration_spec(line, peers, general, realms)
             same = kept.get(spec)
             if same:
                 result.append((line, same.pop(0)[1]))

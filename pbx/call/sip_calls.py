@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -32,6 +32,7 @@ from pbx.call.outbound_leg import OutboundLeg
 from pbx.call.peers import PeerRegistry, Reach, behind_nat
 from pbx.call.sip_leg import LegContext, SipLeg
 from pbx.config.sip_conf import PeerConfig
+from pbx.config.sip_values import AuthCredential
 from pbx.core import causes
 from pbx.core.addr import Address, TransportKind, bracket, is_ip_literal, parse_hostport, unbracket
 from pbx.core.clock import Cancellable
@@ -653,6 +654,16 @@ def outbound_login(peer: PeerConfig) -> DigestLogin | None:
     else:
         return None
     return DigestLogin(peer.defaultuser or peer.fromuser or peer.name, credentials)
+
+
+def realm_logins(credentials: Iterable[AuthCredential]) -> dict[str, DigestLogin]:
+    """sip.conf ``[authentication]`` ``auth=`` lines by realm (the first line of a realm wins,
+    as chan_sip's lookup finds it first)."""
+    logins: dict[str, DigestLogin] = {}
+    for c in credentials:
+        secret = Credentials(md5secret=c.secret) if c.md5 else Credentials(c.secret)
+        logins.setdefault(c.realm, DigestLogin(c.user, secret))
+    return logins
 
 
 def _media_dead(channel: Channel, reason: str) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pbx.core import causes
@@ -62,6 +62,8 @@ class LegContext:
     """Flush the transaction layer's outputs and re-arm its timer (after any send)."""
     forget: Callable[[SipLeg], None]
     """Drop the leg from the call registry once it is over."""
+    realm_logins: dict[str, DigestLogin] = field(default_factory=dict)
+    """sip.conf ``[authentication]`` credentials by realm (updated in place on reload)."""
 
 
 @dataclass
@@ -147,8 +149,8 @@ class SipLeg:
         tx = self._send_in_dialog("BYE")
         if tx is None:
             return
-        dialog, login = self.dialog, self.login
-        if dialog is None or login is None:
+        dialog, login, realms = self.dialog, self.login, self.ctx.realm_logins
+        if dialog is None or (login is None and not realms):
             tx.on_response = lambda r: None
             return
         # A closure over the dialog, not the leg: the transaction outlives the call (Timer K)
@@ -161,7 +163,7 @@ class SipLeg:
             if response.status not in (401, 407):
                 return
             answer = authorization_for(
-                response, "BYE", dialog.remote_target, login, ctx.tokens.hex(8)
+                response, "BYE", dialog.remote_target, login, ctx.tokens.hex(8), realms
             )
             if answer is None:
                 cannot_authenticate(response, peer, name, login)
@@ -500,13 +502,15 @@ def send_in_dialog(
     return tx
 
 
-def cannot_authenticate(response: Response, peer: str, channel: str, login: DigestLogin) -> None:
+def cannot_authenticate(
+    response: Response, peer: str, channel: str, login: DigestLogin | None
+) -> None:
     """One WARNING for a challenge ``login`` cannot answer (an unsupported algorithm or qop)."""
     log.warning(
         "Cannot answer the %d challenge of %s on %s (username '%s')",
         response.status,
         peer,
         channel,
-        login.username,
+        login.username if login is not None else "",
         extra={"channel": channel},
     )

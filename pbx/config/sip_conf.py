@@ -52,7 +52,14 @@ from pbx.config.schema import (
     read_config,
     sections_named,
 )
-from pbx.config.sip_values import NAT_SYMMETRIC, CallerId, Insecure, Nat, Registration
+from pbx.config.sip_values import (
+    NAT_SYMMETRIC,
+    AuthCredential,
+    CallerId,
+    Insecure,
+    Nat,
+    Registration,
+)
 from pbx.core.addr import Address, TransportKind, is_ip_literal, parse_hostport
 
 T = TypeVar("T")
@@ -214,10 +221,12 @@ class SipSettings:
 
 @dataclass(frozen=True)
 class SipConfig:
-    """All of sip.conf: ``general`` settings and ``peers`` by section name."""
+    """All of sip.conf: ``general`` settings, ``peers`` by section name, and the realm
+    credentials of ``[authentication]`` (``auth=`` lines, in file order)."""
 
     general: SipSettings
     peers: Mapping[str, PeerConfig]
+    authentication: tuple[AuthCredential, ...] = ()
 
 
 def load_sip_conf(
@@ -245,12 +254,13 @@ def parse_sip_conf(
     general_values = parse_sections(sections_named(cfg, "general"), o.SIP_OPTIONS, diag, config_dir)
     general = _general(general_values, config_dir, diag, systemname)
     peers: dict[str, PeerConfig] = {}
+    authentication: list[AuthCredential] = []
     for section in cfg.sections():
         kind = section.name.lower()
         if kind == "general":
             continue
         if kind == "authentication":
-            _authentication(section, diag, config_dir)
+            authentication += _authentication(section, diag, config_dir)
             continue
         peer = _device(section, general_values, general, diag, config_dir)
         if peer is None:
@@ -266,7 +276,7 @@ def parse_sip_conf(
             )
         peers[peer.name] = peer
     _check_registrations(general_values, general, peers, diag)
-    return SipConfig(general, peers)
+    return SipConfig(general, peers, tuple(authentication))
 
 
 def _check_registrations(
@@ -384,13 +394,11 @@ def _has_port(text: str) -> bool:
         return False
 
 
-def _authentication(section: Section, diag: Diagnostics, config_dir: str) -> None:
+def _authentication(section: Section, diag: Diagnostics, config_dir: str) -> list[AuthCredential]:
+    """``auth=`` lines: credentials for a realm, used before a peer's own when a far end
+    challenges pbx with that realm (chan_sip's ``[authentication]``)."""
     values = parse_section(section, o.AUTHENTICATION_OPTIONS, Scope.GENERAL, diag, config_dir)
-    for entry in values.entries(o.AUTH):
-        diag.warn_at(
-            entry.item,
-            "outbound authentication is not supported by pbx; this credential is ignored",
-        )
+    return [entry.value for entry in values.entries(o.AUTH)]
 
 
 def _device(

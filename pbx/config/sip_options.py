@@ -677,9 +677,8 @@ AUTH = Option(
     "auth",
     v.AUTH_VALUE,
     None,
-    "user:secret@realm or user#md5secret@realm: "
-    "credentials for far ends that challenge pbx. Parsed, but pbx does not "
-    "authenticate outbound yet.",
+    "user:secret@realm or user#md5secret@realm: credentials pbx answers a challenge "
+    "with that realm with, before any peer's own (repeatable).",
     multi=True,
 )
 

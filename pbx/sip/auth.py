@@ -22,6 +22,7 @@ import enum
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pbx.sip.headers import Auth
@@ -231,11 +232,20 @@ def digest_answer(
 
 
 def authorization_for(
-    response: Response, method: str, uri: str, login: DigestLogin, cnonce: str
+    response: Response,
+    method: str,
+    uri: str,
+    login: DigestLogin | None,
+    cnonce: str,
+    realms: Mapping[str, DigestLogin] | None = None,
 ) -> tuple[str, Auth] | None:
     """The header answering a ``401``/``407`` (RFC 3261 §22.2, §22.3): ``Authorization`` or
-    ``Proxy-Authorization`` with credentials for the first challenge ``login`` can answer
-    (see :func:`digest_answer`); ``None`` when it can answer none."""
+    ``Proxy-Authorization`` with credentials for the first challenge pbx can answer (see
+    :func:`digest_answer`); ``None`` when it can answer none.
+
+    :param realms: sip.conf ``[authentication]`` ``auth=`` credentials by realm; chan_sip
+        prefers them to the peer's own ``login`` for a challenge with their realm.
+    """
     if response.status == 401:
         challenge_name, answer_name = "WWW-Authenticate", "Authorization"
     else:
@@ -245,7 +255,10 @@ def authorization_for(
             challenge = Auth.parse(value, challenge_name)
         except SipParseError:
             continue
-        answer = digest_answer(challenge, method, uri, login, cnonce)
+        chosen = (realms or {}).get(challenge.params.get("realm", "")) or login
+        if chosen is None:
+            continue
+        answer = digest_answer(challenge, method, uri, chosen, cnonce)
         if answer is not None:
             return answer_name, answer
     return None

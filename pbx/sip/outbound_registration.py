@@ -82,6 +82,7 @@ class RegistrationSpec:
     :param target: where REGISTERs go. :param domain: Request-URI, To and From host part.
     :param user: the AOR user (To, From). :param contact_user: our Contact's user part.
     :param login: the digest identity; ``None`` when no secret is known.
+    :param realms: ``[authentication]`` credentials by realm, preferred for their realm.
     :param retry_interval: ``registertimeout``. :param max_attempts: ``registerattempts``.
     """
 
@@ -96,6 +97,7 @@ class RegistrationSpec:
     max_attempts: int
     retry_403: bool
     useragent: str = ""
+    realms: tuple[tuple[str, DigestLogin], ...] = ()
 
     @property
     def request_uri(self) -> str:
@@ -363,11 +365,11 @@ class OutboundRegistration:
 
     def _challenge(self, response: Response) -> bool:
         """Prepare the answer to a 401/407; False when it cannot (or must not) be answered."""
-        login = self.spec.login
-        if login is None:
+        login, realms = self.spec.login, dict(self.spec.realms)
+        if login is None and not realms:
             return False
         found = authorization_for(
-            response, "REGISTER", self.spec.request_uri, login, self._tokens.hex(8)
+            response, "REGISTER", self.spec.request_uri, login, self._tokens.hex(8), realms
         )
         if found is None:
             return False

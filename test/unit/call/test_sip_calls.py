@@ -14,11 +14,13 @@ from twisted.trial.unittest import SynchronousTestCase
 from pbx.call.channel import Channel
 from pbx.call.inbound_leg import InboundLeg
 from pbx.call.outbound_leg import OutboundLeg
+from pbx.call.sip_calls import realm_logins
+from pbx.config.sip_values import AuthCredential
 from pbx.core import causes
 from pbx.core.addr import Address, TransportKind
 from pbx.core.errors import MediaError
 from pbx.sdp.model import SessionDescription
-from pbx.sip.auth import compute_response
+from pbx.sip.auth import Credentials, DigestLogin, compute_response
 from pbx.sip.flow import Flow
 from pbx.sip.headers import Auth
 from pbx.sip.message import Request, Response
@@ -674,6 +676,33 @@ class OriginateTests(SynchronousTestCase):
         assert isinstance(ack2, Request)
         self.assertEqual((ack2.method, ack2.cseq.seq), ("ACK", again.cseq.seq))
         self.assertTrue(leg.answered)
+
+    def test_an_authentication_line_for_the_realm_answers_without_a_peer_secret(self) -> None:
+        h = harness()  # trunk has no secret
+        h.sip.ctx.realm_logins.update(
+            realm_logins([AuthCredential("acct", "acct-pw", False, "asterisk")])
+        )
+        _channel, _leg, first = self.trunk_call(h)
+        h.network.deliver(reply(first, load("asterisk-401-invite.sip")), TRUNK)
+        _ack, again = h.network.sent()
+        assert isinstance(again, Request)
+        auth = Auth.parse(again.headers.get("Authorization") or "")
+        ha1 = hashlib.md5(b"acct:asterisk:acct-pw").hexdigest()
+        self.assertEqual(
+            (auth.params["username"], auth.params["response"]),
+            ("acct", compute_response("MD5", ha1, "374b481d", "INVITE", first.uri)),
+        )
+
+    def test_realm_logins_first_line_wins_and_md5_secrets(self) -> None:
+        logins = realm_logins(
+            [
+                AuthCredential("a", "pw", False, "r1"),
+                AuthCredential("b", "pw2", False, "r1"),
+                AuthCredential("c", "0" * 32, True, "r2"),
+            ]
+        )
+        self.assertEqual(logins["r1"], DigestLogin("a", Credentials("pw")))
+        self.assertEqual(logins["r2"], DigestLogin("c", Credentials(md5secret="0" * 32)))
 
     def test_a_second_challenge_fails_the_call(self) -> None:
         h = harness(CONF.replace("context=from-trunk\n", "context=from-trunk\nsecret=s\n", 1))

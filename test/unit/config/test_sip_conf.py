@@ -363,12 +363,13 @@ class DeviceTests(SynchronousTestCase):
                 "user#md5secret@realm, got 'broken'"
             ],
         )
+        self.assertEqual(warnings, [])
+        config, _, _ = load(
+            "[authentication]\nauth=me:pw@provider.example\nauth=op#0123abcd@other.example\n"
+        )
         self.assertEqual(
-            warnings,
-            [
-                "sip.conf:2: [authentication] outbound authentication is not supported by pbx; "
-                "this credential is ignored"
-            ],
+            [(a.user, a.secret, a.md5, a.realm) for a in config.authentication],
+            [("me", "pw", False, "provider.example"), ("op", "0123abcd", True, "other.example")],
         )
 
 

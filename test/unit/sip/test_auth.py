@@ -483,3 +483,26 @@ class AuthorizationForTests(SynchronousTestCase):
             self.assertEqual((found[0], found[1].params["nonce"]), (answer_name, "n2"))
             no_secret = DigestLogin("u", Credentials())
             self.assertIsNone(authorization_for(response, "BYE", "sip:a@b", no_secret, "c"))
+
+
+class RealmCredentialsTests(SynchronousTestCase):
+    def test_an_auth_line_for_the_challenges_realm_wins_over_the_peers_login(self) -> None:
+        response = parse_message(
+            b"SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK1\r\n"
+            b"From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n"
+            b'WWW-Authenticate: Digest realm="provider.example", nonce="n"\r\n'
+            b"Content-Length: 0\r\n\r\n"
+        )
+        assert isinstance(response, Response)
+        peer = DigestLogin("peer", Credentials("peer-pw"))
+        realm = {"provider.example": DigestLogin("acct", Credentials("acct-pw"))}
+        found = authorization_for(response, "INVITE", "sip:1@b", peer, "c", realm)
+        assert found is not None
+        self.assertEqual(found[1].params["username"], "acct")
+        found = authorization_for(response, "INVITE", "sip:1@b", None, "c", realm)
+        assert found is not None  # no peer secret at all: the realm line alone answers
+        other = {"elsewhere.example": DigestLogin("x", Credentials("y"))}
+        found = authorization_for(response, "INVITE", "sip:1@b", peer, "c", other)
+        assert found is not None
+        self.assertEqual(found[1].params["username"], "peer")
+        self.assertIsNone(authorization_for(response, "INVITE", "sip:1@b", None, "c", other))
