@@ -123,7 +123,8 @@ def run_daemon(
     from twisted.internet import reactor
 
     from pbx.app.commands import register_commands
-    from pbx.app.service import Pbx, StartupError
+    from pbx.app.listeners import StartupError
+    from pbx.app.service import Pbx
 
     pbx = Pbx(settings, reactor, dialplan, foreground=foreground, verbose=verbose)
     register_commands(pbx)

@@ -13,30 +13,26 @@ import gc
 import logging
 import os
 import random
-import resource
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet import defer
-from twisted.internet.interfaces import IListeningPort
 
 from pbx import __version__
 from pbx.adapters.control import ConsoleLogHandler, ControlFactory
 from pbx.adapters.dns import HostRefresher
 from pbx.adapters.http import HttpFrontEnd
-from pbx.adapters.local_ca import ca_certificate_path, server_tls_options
 from pbx.adapters.media_factory import UdpMediaFactory
-from pbx.adapters.sip_stream import SipStreamFactory, StreamConnector
+from pbx.adapters.sip_stream import StreamConnector
 from pbx.adapters.sip_transport import SipTransportHub
-from pbx.adapters.sip_udp import listen_udp
 from pbx.adapters.sqlite_store import Store
 from pbx.adapters.timer_driver import TimerDriver
 from pbx.app import logging as pbx_logging
 from pbx.app.calls import CallService
 from pbx.app.console import CommandRegistry
+from pbx.app.listeners import Listeners, StartupError
 from pbx.app.media_addresses import media_addresses, media_advertise, sound_dirs
-from pbx.app.remote import control_socket_path
 from pbx.call.bridge import bridge
 from pbx.call.media_plan import media_policy
 from pbx.call.peers import PeerRegistry
@@ -47,7 +43,7 @@ from pbx.call.sip_endpoint import EndpointSettings, SipEndpoint
 from pbx.config.logger_conf import LoggerSettings
 from pbx.config.settings import Settings
 from pbx.config.sip_conf import SipConfig, SipSettings
-from pbx.core.addr import Address, TransportKind, is_ip_literal
+from pbx.core.addr import is_ip_literal
 from pbx.core.clock import Cancellable
 from pbx.core.errors import MediaError
 from pbx.core.nat import NatMap
@@ -67,26 +63,6 @@ STORE_FLUSH_INTERVAL = 1.0
 GC_YOUNG_THRESHOLD = 7000
 #: How long a stopping daemon waits for the answers to its ``Expires: 0`` REGISTERs.
 UNREGISTER_WAIT = 1.0
-#: Listen queue of TCP/TLS/HTTP listeners: a crowd of browsers reconnecting after a restart
-#: must not overflow Twisted's default of 50.
-BACKLOG = 1024
-
-
-def raise_file_limit() -> int:
-    """Lift the soft open-files limit to the hard one (Asterisk's ``maxfiles``): every
-    WebSocket, TCP connection and RTP port is a descriptor."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError) as e:
-            log.warning("Could not raise the open-files limit from %d: %s", soft, e)
-    return soft
-
-
-class StartupError(Exception):
-    """A listener could not be bound or a directory could not be created."""
 
 
 @dataclass
@@ -114,11 +90,8 @@ class Pbx:
         self.tokens = SecretTokens()
         self.fully_booted: defer.Deferred[None] = defer.Deferred()
         self._booted = False
-        self._ports: list[IListeningPort] = []
         self._drivers: list[TimerDriver] = []
         self.stopping = False
-        self.http: HttpFrontEnd | None = None
-        self._owned_files: list[str] = []
 
         pbx_dirs = settings.pbx
         for d in (pbx_dirs.rundir, pbx_dirs.dbdir, pbx_dirs.logdir):
@@ -184,6 +157,9 @@ class Pbx:
         self.commands = CommandRegistry()
         self.control = ControlFactory(self.commands.dispatch, __version__)
         self.control.on_listeners = pbx_logging.set_streaming
+        self.listeners = Listeners(
+            reactor, settings, self.hub, self.control, self.stats.listeners.append
+        )
         self._flush_call: Cancellable | None = None
         self.media = UdpMediaFactory(
             reactor,
@@ -228,7 +204,7 @@ class Pbx:
                 log.error("%s", error)
             raise StartupError("\n".join(certificate_errors))
         self.host_refresher.resolve_now()
-        self._bind_all()
+        self.listeners.bind_all()
         self._watch_qualify(now)
         general = self.settings.sip.general
         realms = self.calls.sip.ctx.realm_logins
@@ -296,113 +272,6 @@ class Pbx:
             return [f"sip.conf tlscafile {connector.cafile}: {exc}"]
         return []
 
-    def _bind_all(self) -> None:
-        log.info("Open files limit: %d", raise_file_limit())
-        errors: list[str] = []
-        general = self.settings.sip.general
-
-        def attempt(what: str, fn: Any) -> None:
-            try:
-                fn()
-                self.stats.listeners.append(what)
-            except Exception as e:  # a bind error is reported, never a traceback
-                errors.append(f"Unable to bind {what}: {e}")
-
-        attempt(f"SIP UDP {general.udpbindaddr}", lambda: self._listen_udp(general.udpbindaddr))
-        if general.tcpenable:
-            attempt(
-                f"SIP TCP {general.tcpbindaddr}",
-                lambda: self._listen_stream(general.tcpbindaddr, TransportKind.TCP),
-            )
-        if general.tlsenable:
-            attempt(
-                f"SIP TLS {general.tlsbindaddr}",
-                lambda: self._listen_stream(general.tlsbindaddr, TransportKind.TLS),
-            )
-        http_settings = self.settings.http
-        if http_settings.enabled:
-            self.http = self._http_front_end()
-            if http_settings.bindaddr is not None:
-                bind = http_settings.bindaddr
-                attempt(f"HTTP {bind}", lambda: self._listen_http(bind, TransportKind.WS))
-            if http_settings.tlsenable and http_settings.tlsbindaddr is not None:
-                tls_bind = http_settings.tlsbindaddr
-                attempt(f"HTTPS {tls_bind}", lambda: self._listen_http(tls_bind, TransportKind.WSS))
-        attempt("control socket", self._listen_control)
-        if errors:
-            for e in errors:
-                log.error("%s", e)
-            raise StartupError("\n".join(errors))
-
-    def _listen_udp(self, bind: Address) -> None:
-        protocol = listen_udp(self.reactor, self.hub, bind)
-        if protocol.transport is not None:
-            self._ports.append(protocol.transport)  # type: ignore[arg-type]
-
-    def _listen_stream(self, bind: Address, kind: TransportKind) -> None:
-        factory = SipStreamFactory(self.hub, kind)
-        if kind is TransportKind.TLS:
-            general = self.settings.sip.general
-            options = server_tls_options(
-                general.tlscertfile,
-                general.tlsprivatekey,
-                self.settings.pbx.dbdir,
-                extra_hosts=[bind.host],
-                ciphers=general.tlscipher,
-            )
-            port = self.reactor.listenSSL(
-                bind.port, factory, options, backlog=BACKLOG, interface=bind.host
-            )
-        else:
-            port = self.reactor.listenTCP(bind.port, factory, backlog=BACKLOG, interface=bind.host)
-        self._ports.append(port)
-        # Connections pbx opens advertise this listener in Via and Contact (RFC 3261 §18.1.1).
-        self.hub.add_listener(kind, Address(bind.host, port.getHost().port))
-
-    def _http_front_end(self) -> HttpFrontEnd:
-        http_settings = self.settings.http
-        ca_path = None
-        if http_settings.tlsenable and not os.path.exists(http_settings.tlscertfile or ""):
-            ca_path = ca_certificate_path(self.settings.pbx.dbdir)
-        return HttpFrontEnd(http_settings, self.hub, self.reactor, ca_path=ca_path)
-
-    def _listen_http(self, bind: Address, kind: TransportKind) -> None:
-        front = self.http
-        assert front is not None
-        site = front.site(kind)
-        if kind is TransportKind.WSS:
-            http_settings = self.settings.http
-            options = server_tls_options(
-                http_settings.tlscertfile,
-                http_settings.tlsprivatekey,
-                self.settings.pbx.dbdir,
-                extra_hosts=[bind.host],
-                ciphers=http_settings.tlscipher,
-            )
-            port = self.reactor.listenSSL(
-                bind.port, site, options, backlog=BACKLOG, interface=bind.host
-            )
-            label = "HTTPS Server Enabled and Bound to"
-        else:
-            port = self.reactor.listenTCP(bind.port, site, backlog=BACKLOG, interface=bind.host)
-            label = "Server Enabled and Bound to"
-        actual = getattr(port.getHost(), "port", bind.port)
-        front.bound.append(f"{label} {Address(bind.host, actual)}")
-        self._ports.append(port)
-
-    def _listen_control(self) -> None:
-        path = control_socket_path(self.settings.pbx.rundir)
-        if os.path.exists(path):
-            if _socket_alive(path):
-                raise StartupError(f"another pbx is running on {path}")
-            os.unlink(path)
-        port = self.reactor.listenUNIX(path, self.control, mode=0o660)
-        self._ports.append(port)
-        pid_path = os.path.join(self.settings.pbx.rundir, "pbx.pid")
-        with open(pid_path, "w") as f:
-            f.write(f"{os.getpid()}\n")
-        self._owned_files = [path, pid_path]
-
     def _watch_qualify(self, now: float) -> None:
         general = self.settings.sip.general
         for peer in self.peers:
@@ -424,21 +293,16 @@ class Pbx:
             driver.stop()
         if self._flush_call is not None and self._flush_call.active():
             self._flush_call.cancel()
-        for port in self._ports:
+        for closing in self.listeners.close():
             try:
-                yield port.stopListening()
+                yield closing
             except Exception:
                 log.exception("error closing a listener")
-        self._ports.clear()
         self.hub.close_outbound()
         self.host_refresher.stop()
         self.store.close()
         self.calls.close()
-        for path in self._owned_files:  # only ours: a refused second daemon must not
-            try:  # delete the running one's socket
-                os.unlink(path)
-            except OSError:
-                pass
+        self.listeners.remove_owned_files()
         log.log(pbx_logging.NOTICE, "pbx stopped")
 
     def _wait_unregistered(self) -> defer.Deferred[None]:
@@ -582,6 +446,11 @@ class Pbx:
         self._schedule_flush()
 
     @property
+    def http(self) -> HttpFrontEnd | None:
+        """The http.conf front end, once bound (``http show status``)."""
+        return self.listeners.http
+
+    @property
     def booted(self) -> bool:
         return self._booted
 
@@ -595,19 +464,6 @@ def media_nat(general: SipSettings) -> NatMap:
     if general.media_address is not None:
         return NatMap()
     return NatMap(general.externaddr, general.localnet)
-
-
-def _socket_alive(path: str) -> bool:
-    import socket
-
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(path)
-    except OSError:
-        return False
-    finally:
-        s.close()
-    return True
 
 
 def format_duration(seconds: float) -> str:
