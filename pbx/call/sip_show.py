@@ -68,8 +68,9 @@ def show_peers(registry: PeerRegistry, qualifier: Qualifier, now: float) -> str:
         if bindings:
             host, port = bindings[0].source.host, bindings[0].source.port
             detected = behind_nat(bindings[0])
-        elif not peer.dynamic and peer.host:
-            host, port, detected = peer.host, peer.port, False
+        elif not peer.dynamic and peer.host and registry.hosts.address_of(peer.host):
+            # chan_sip shows a static host's address (a name as it resolved).
+            host, port, detected = registry.hosts.address_of(peer.host) or "", peer.port, False
         else:
             host, port, detected = "(Unspecified)", 0, False
         status = qualifier.status(peer.name)
@@ -113,7 +114,8 @@ def show_peer(registry: PeerRegistry, qualifier: Qualifier, name: str, now: floa
     bindings = registry.location.lookup(name, now)
     addr = f"{bindings[0].source}" if bindings else "(Unspecified)"
     if not peer.dynamic and peer.host:
-        addr = f"{peer.host}:{peer.port}"
+        address = registry.hosts.address_of(peer.host)
+        addr = f"{bracket(address)}:{peer.port}" if address else "(Unspecified)"
     rows: list[tuple[str, str]] = [
         ("Description", peer.description),
         ("Secret", "<Set>" if peer.secret else "<Not set>"),

@@ -250,6 +250,19 @@ class ShowPeerTests(SynchronousTestCase):
         ):
             self.assertIn(expected, lines)
 
+    def test_a_static_host_name_shows_as_it_resolved(self) -> None:
+        peers, qualifier = setup()
+        peers.config = sip_config(CONF.replace("host=127.0.0.5", "host=sip.example.com"))
+        self.assertIn("  Addr->IP     : (Unspecified)", show_peer(peers, qualifier, "trunk", 0.0))
+        peers.hosts.update({"sip.example.com": "198.51.100.4"})
+        self.assertIn(
+            "  Addr->IP     : 198.51.100.4:5070", show_peer(peers, qualifier, "trunk", 0.0)
+        )
+        [line] = [
+            x for x in show_peers(peers, qualifier, 0.0).splitlines() if x.startswith("trunk")
+        ]
+        self.assertEqual(line.split()[1], "198.51.100.4")
+
     def test_unknown_peer(self) -> None:
         peers, qualifier = setup()
         self.assertEqual(show_peer(peers, qualifier, "nobody", 0.0), "Peer nobody not found.\n")
