@@ -70,6 +70,7 @@ class CallService:
         )
         self.cdr = CdrWriter(pbx.settings.cdr, reactor)
         self.dialer = SipDialer(reactor, bridge)
+        self.dialer.on_transferred = self._transferred
         ctx = LegContext(
             layer=pbx.layer,
             scheduler=reactor,
@@ -153,6 +154,24 @@ class CallService:
             self.cdr.write(record)
         except Exception:
             log.exception("CDR for %s failed", channel.name)
+
+    def _transferred(self, caller: Channel, transferor: Channel) -> None:
+        """The callee blind-transferred the caller: the CDR of the call so far ends now, and
+        the caller's continuation gets its own (see :mod:`pbx.call.cdr`)."""
+        lastapp, lastdata = caller.cdr_app
+        try:
+            record = build_record(
+                caller,
+                lastapp,
+                lastdata,
+                congestion=self.pbx.settings.cdr.congestion,
+                initiatedseconds=self.pbx.settings.cdr.initiatedseconds,
+                dstchannel=transferor.name,
+                callee=transferor,
+            )
+            self.cdr.write(record)
+        except Exception:
+            log.exception("CDR for %s failed", caller.name)
 
     def reload(self) -> list[str]:
         """``dialplan reload``: errors keep the running dialplan."""

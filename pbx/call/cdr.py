@@ -1,7 +1,10 @@
 """Call detail records in Asterisk's shape (ASTERISK-REFERENCE §6).
 
 One :class:`CdrRecord` per call that reached the dialplan, built when the call ends from the
-inbound channel (and the channel it was bridged to). Dispositions follow Asterisk: ANSWERED,
+inbound channel (and the channel it was bridged to). A blind transfer splits records as
+Asterisk does: the transferee's CDR up to the transfer is written when the transferor leaves,
+and its continuation (or, for a transferred callee, its new dialplan run) gets a record of its
+own starting at the transfer (``Channel.cdr_start``). Dispositions follow Asterisk: ANSWERED,
 NO ANSWER, BUSY, FAILED (CONGESTION with ``congestion=yes``). :func:`csv_line` renders the
 ``Master.csv`` column order: accountcode, src, dst, dcontext, clid, channel, dstchannel,
 lastapp, lastdata, start, answer, end, duration, billsec, disposition, amaflags, then uniqueid
@@ -73,8 +76,12 @@ def build_record(
 ) -> CdrRecord:
     """The CDR of an inbound channel whose call just ended."""
     end = channel.ended_at if channel.ended_at is not None else channel.scheduler.seconds()
+    start = channel.cdr_start
     answer = answered_at if answered_at is not None else channel.answered_at
-    duration = max(0, int(end - channel.created_at))
+    if answer is not None:
+        # A CDR restarted by a blind transfer on an answered channel is answered at its start.
+        answer = max(answer, start)
+    duration = max(0, int(end - start))
     billsec = 0
     if answer is not None:
         span = max(0.0, end - answer)
@@ -96,7 +103,7 @@ def build_record(
         dstchannel=dstchannel,
         lastapp=lastapp,
         lastdata=lastdata,
-        start=channel.created_at,
+        start=start,
         answer=answer,
         end=end,
         duration=duration,

@@ -113,6 +113,9 @@ class Channel:
         self.account_code = ""
         self.peer_name = resource
         self.created_at = scheduler.seconds()
+        self.cdr_start = self.created_at
+        """Where this channel's CDR starts: its creation, or the blind transfer that ended
+        its previous CDR (:meth:`restart_cdr`)."""
         self.answered_at: float | None = None
         self.ended_at: float | None = None
         self.bridged_to: Channel | None = None
@@ -168,6 +171,15 @@ class Channel:
         self.application, self.app_data = app, data
         if self.cdr_app[0] != "Dial" and not self.gone:
             self.cdr_app = (app, data)
+
+    def restart_cdr(self) -> None:
+        """A blind transfer ended this channel's CDR (the caller wrote it): the next one
+        starts now, answered now if the channel is up, with nothing dialed yet."""
+        self.cdr_start = self.scheduler.seconds()
+        self.cdr_app = ("", "")
+        self.last_dialed = ""
+        self.last_bridged = None
+        self.variables.pop("DIALEDPEERNAME", None)
 
     def ended(self, cause: int) -> None:
         """The leg is gone (either side): record the cause, wake every waiter once."""

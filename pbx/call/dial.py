@@ -7,10 +7,20 @@ CANCELs the others, answers the caller with the callee's codec first (no transco
 possible), bridges the two media legs and waits for either side to hang up. Hold/unhold
 re-INVITEs are passed across. ``DIALSTATUS`` follows app_dial: ANSWER, BUSY, NOANSWER (timeout
 or no answer), CANCEL (the caller hung up first), CONGESTION, CHANUNAVAIL.
+
+Blind transfer (SIP REFER, see :mod:`pbx.call.sip_leg`): while bridged, either party may send
+the other to an extension of the transferor's ``TRANSFER_CONTEXT`` variable, else of the
+transferor channel's current context (chan_sip's ``get_refer_info``). When the callee
+transfers, the caller's Dial ends with :attr:`DialResult.transfer` and its dialplan continues
+there; the caller's CDR so far is written at that moment and a new one starts
+(:attr:`SipDialer.on_transferred`). When the caller transfers, the callee leaves the bridge and
+runs the dialplan from there as a new call with its own CDR (Asterisk starts a PBX on it); the
+caller's Dial ends, with DIALSTATUS ANSWER, once the caller's leg hangs up.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -22,6 +32,7 @@ from pbx.call.dialplan_api import DialOptions, DialResult, DialStatus
 from pbx.call.inbound_leg import InboundLeg
 from pbx.call.media_plan import callee_codecs, caller_codecs_for, offered_codecs
 from pbx.call.outbound_leg import OutboundLeg
+from pbx.call.sip_leg import SipLeg
 from pbx.core import causes
 from pbx.core.clock import Cancellable, Scheduler
 from pbx.core.errors import MediaError
@@ -64,6 +75,9 @@ class SipDialer:
         self.bridge_factory = bridge
         self.sip: SipCalls | None = None
         self.on_bridged: Callable[[Channel, Channel], None] = lambda a, b: None
+        self.on_transferred: Callable[[Channel, Channel], None] = lambda a, b: None
+        """The callee ``b`` blind-transferred the caller ``a``: write ``a``'s CDR so far now (a new
+        one starts right after, see :meth:`Channel.restart_cdr`)."""
 
     def dial(
         self, caller: Channel, targets: list[str], timeout: float | None, options: DialOptions
@@ -96,6 +110,9 @@ class DialAttempt:
         self.done: Deferred[DialResult] = Deferred()
         self._timer: Cancellable | None = None
         self._ringing_sent = False
+        self.transferred = False
+        """The caller transferred the callee away: the caller's hang-up leaves the callee."""
+        self._transfer_legs: list[SipLeg] = []
 
     # -- start ---------------------------------------------------------------------------------
     def start(self) -> Deferred[DialResult]:
@@ -187,8 +204,6 @@ class DialAttempt:
             return
         if leg.sdp.state.name != "REMOTE_OFFER":
             return
-        import dataclasses
-
         order = caller_codecs_for(media.codec, list(leg.sdp.policy.codecs))
         leg.sdp.policy = dataclasses.replace(leg.sdp.policy, codecs=tuple(order))
 
@@ -242,7 +257,91 @@ class DialAttempt:
         if caller_leg is not None:
             caller_leg.peer_hold_changed = leg.hold
         leg.peer_hold_changed = caller_leg.hold if caller_leg is not None else None
+        leg.blind_transfer = lambda exten: self._transfer_caller(callee, exten)
+        self._transfer_legs = [leg]
+        if isinstance(caller_leg, SipLeg):
+            caller_leg.blind_transfer = lambda exten: self._transfer_callee(callee, exten)
+            self._transfer_legs.append(caller_leg)
         callee.when_hungup().addCallback(lambda cause: self._callee_hungup(callee, cause))
+
+    # -- blind transfer ------------------------------------------------------------------------
+    def _transfer_target(self, transferor: Channel, transferee: Channel, exten: str) -> str | None:
+        """The context ``exten`` is looked up in, or None when it does not exist there."""
+        sip = self.dialer.sip
+        context = transferor.context
+        for key in ("TRANSFER_CONTEXT", "_TRANSFER_CONTEXT", "__TRANSFER_CONTEXT"):
+            if transferor.variables.get(key):
+                context = transferor.variables[key]
+                break
+        if sip is None or not sip.hooks.dialplan().exists(
+            context, exten, 1, transferee.caller_id_num or None
+        ):
+            log.info(
+                "Blind transfer by %s to '%s@%s' refused: no such extension",
+                transferor.name,
+                exten,
+                context,
+                extra={"channel": transferor.name},
+            )
+            return None
+        return context
+
+    def _unbridge(self, callee: Channel) -> None:
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge = None
+        for leg in self._transfer_legs:
+            leg.blind_transfer = None
+            leg.peer_hold_changed = None
+        self.caller.bridged_to = None
+        callee.bridged_to = None
+
+    def _transfer_caller(self, callee: Channel, exten: str) -> Callable[[], None] | None:
+        """The callee sends the caller to ``exten`` (chan_sip's ``ast_async_goto``)."""
+        context = self._transfer_target(callee, self.caller, exten)
+        if context is None or self.done.called:
+            return None
+
+        def transfer() -> None:
+            log.info(
+                "%s blind-transferred %s to %s@%s",
+                callee.name,
+                self.caller.name,
+                exten,
+                context,
+                extra={"channel": self.caller.name},
+            )
+            self._unbridge(callee)
+            self.dialer.on_transferred(self.caller, callee)
+            self.caller.restart_cdr()
+            result = self._result("ANSWER", causes.NORMAL_CLEARING)
+            self._finish(dataclasses.replace(result, peer_name="", transfer=(context, exten)))
+
+        return transfer
+
+    def _transfer_callee(self, callee: Channel, exten: str) -> Callable[[], None] | None:
+        """The caller sends the callee to ``exten``: a new dialplan run on the callee."""
+        context = self._transfer_target(self.caller, callee, exten)
+        sip = self.dialer.sip
+        if context is None or sip is None or self.done.called:
+            return None
+
+        def transfer() -> None:
+            log.info(
+                "%s blind-transferred %s to %s@%s",
+                self.caller.name,
+                callee.name,
+                exten,
+                context,
+                extra={"channel": callee.name},
+            )
+            self._unbridge(callee)
+            self.transferred = True
+            callee.dialer = self.dialer
+            callee.restart_cdr()
+            sip.hooks.start_dialplan(callee, context, exten)
+
+        return transfer
 
     def _leg_failed(self, channel: Channel, cause: int, status: int, reason: str) -> None:
         log.info(
@@ -276,7 +375,9 @@ class DialAttempt:
     def _caller_hungup(self, cause: int) -> None:
         if self.done.called:
             return
-        if self.winner is None:
+        if self.transferred:
+            self._finish(self._result("ANSWER", causes.NORMAL_CLEARING))
+        elif self.winner is None:
             self._cancel_timer()
             self._hangup_all(causes.NORMAL_CLEARING)
             self._finish(self._result("CANCEL", cause))
@@ -288,7 +389,7 @@ class DialAttempt:
             self.winner.hangup(causes.NORMAL_CLEARING)
 
     def _callee_hungup(self, callee: Channel, cause: int) -> None:
-        if self.done.called:
+        if self.done.called or self.transferred:
             return
         if self.bridge is not None:
             self.bridge.stop()
@@ -325,5 +426,8 @@ class DialAttempt:
         )
 
     def _finish(self, result: DialResult) -> None:
+        for leg in self._transfer_legs:
+            leg.blind_transfer = None
+        self._transfer_legs = []
         if not self.done.called:
             self.done.callback(result)

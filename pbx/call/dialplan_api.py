@@ -67,6 +67,8 @@ class DialResult:
     :ivar peer_hangup: True when, after an answer, the callee hung up first.
     :ivar cause: the Q.850 cause of the outbound leg (``pbx.core.causes``), e.g. 17 for busy.
     :ivar peer_name: the channel that answered (``SIP/bob-00000002``), "" when none did.
+    :ivar transfer: ``(context, exten)`` when the callee blind-transferred the caller (SIP
+        REFER): the caller's dialplan continues there at priority 1 (an async goto).
     """
 
     status: DialStatus
@@ -75,6 +77,7 @@ class DialResult:
     peer_hangup: bool = False
     cause: int = 16
     peer_name: str = ""
+    transfer: tuple[str, str] | None = None
 
 
 class DialplanChannel(Protocol):

@@ -14,7 +14,8 @@ desk phones alike) or its ``host``/``defaultip``; ``SIP/peer/exten`` and ``SIP/e
 ``exten`` in the Request-URI; ``SIP/user@host[:port]`` calls an address directly. An
 unreachable peer is cause 20 (CHANUNAVAIL), a peer at its call-limit cause 17 (BUSY).
 
-In-dialog requests, ACKs, CANCELs and stray 2xx retransmissions are routed to their leg here.
+In-dialog requests, ACKs, CANCELs and stray 2xx retransmissions are routed to their leg here;
+a REFER outside any dialog gets chan_sip's ``603 Declined (No dialog)``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pbx.call.inbound_leg import InboundLeg
 from pbx.call.media_plan import media_policy
 from pbx.call.outbound_leg import OutboundLeg
 from pbx.call.peers import PeerRegistry, Reach, behind_nat
-from pbx.call.sip_leg import LegContext, SipLeg
+from pbx.call.sip_leg import ALLOW, LegContext, SipLeg
 from pbx.config.sip_conf import PeerConfig
 from pbx.config.sip_values import AuthCredential
 from pbx.core import causes
@@ -237,6 +238,14 @@ class SipCalls:
             return True
         if method == "BYE":
             response = make_response(request, 481, "Call/Transaction Does Not Exist")
+            tx.respond(response, now)
+            return True
+        if method == "REFER":
+            # chan_sip: a REFER outside a call has nothing to transfer.
+            response = make_response(
+                request, 603, "Declined (No dialog)", to_tag=self.ctx.tokens.hex(4)
+            )
+            response.headers.add("Server", self.ctx.useragent)
             tx.respond(response, now)
             return True
         return False
@@ -451,6 +460,7 @@ class SipCalls:
         sdp = SdpSession(policy, local, self.ctx.tokens)
         leg = InboundLeg(self.ctx, channel, media, sdp, request, tx, flow)
         leg.login = outbound_login(peer)
+        leg.allowtransfer = peer.allowtransfer
         leg.accept_offer(offer)
         channel.driver = leg
         channel.media = media
@@ -626,12 +636,13 @@ class SipCalls:
             contact=f"<{contact_uri(flow, local, from_user)}>",
             user_agent=self.ctx.useragent,
             extra=[
-                ("Allow", "INVITE, ACK, CANCEL, OPTIONS, BYE, REGISTER, INFO"),
+                ("Allow", ALLOW),
                 ("Content-Type", "application/sdp"),
             ],
             body=offer.to_bytes(),
         )
         leg = OutboundLeg(self.ctx, channel, media, sdp, request, flow, outbound_login(peer))
+        leg.allowtransfer = peer.allowtransfer
         channel.driver = leg
         channel.media = media
         channel.sounds = self.sounds

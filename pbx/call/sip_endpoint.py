@@ -18,6 +18,7 @@ from typing import Protocol
 
 from pbx.call.peers import PeerRegistry
 from pbx.call.qualify import Qualifier, Reachability
+from pbx.call.sip_leg import ALLOW
 from pbx.core.addr import Address, TransportKind, bracket
 from pbx.core.tokens import TokenSource
 from pbx.sip.flow import Flow
@@ -36,11 +37,10 @@ log = logging.getLogger(__name__)
 CallHandler = Callable[[Request, Flow, "ServerTransaction | None", float], bool]
 """Takes INVITE, in-dialog requests and ACKs; returns False for requests it does not own."""
 
-ALLOW = "INVITE, ACK, CANCEL, OPTIONS, BYE, REGISTER, INFO"
 #: Methods whose ``Require`` is checked (RFC 3261 §8.2.2.3 exempts ACK and CANCEL): those pbx
 #: implements, UPDATE included (a dialog answers a bodiless one). Any other method is answered
 #: 501 whatever it requires, as §8.2.1 inspects the method first.
-REQUIRE_CHECKED = frozenset({"INVITE", "BYE", "OPTIONS", "REGISTER", "INFO", "UPDATE"})
+REQUIRE_CHECKED = frozenset({"INVITE", "BYE", "OPTIONS", "REGISTER", "INFO", "UPDATE", "REFER"})
 
 
 class Transports(Protocol):

@@ -11,6 +11,14 @@ of ``Dial``); it CANCELs only once a provisional response arrived (§9.1). Both 
 :class:`pbx.sdp.negotiator.SdpSession` against their own :class:`~pbx.call.media.MediaLeg`, so
 media is anchored: each leg talks to pbx, the bridge joins them.
 
+A REFER without ``Replaces`` is a blind transfer (RFC 5589 §6), handled as chan_sip does:
+400 for a missing, repeated or non-SIP ``Refer-To``; 603 with ``allowtransfer=no`` or when the
+leg is not in a bridge; 501 for an attended transfer (``Replaces``); 404 when the extension
+does not exist in the transfer context (pbx checks before accepting, so the phone keeps its
+call); else 202, a NOTIFY ``SIP/2.0 100 Trying``, the transfer itself (see
+:attr:`SipLeg.blind_transfer`), a final NOTIFY ``SIP/2.0 200 OK`` (RFC 3515 §2.4.4-§2.4.5), and
+once that NOTIFY is answered pbx hangs up the transferor's leg (BYE) unless it left first.
+
 Responses that refuse an offer carry chan_sip's ``488 Not Acceptable Here`` plus a
 ``Warning: 399 <host> "<reason>"`` header naming the exact mismatch (RFC 3261 §20.43).
 """
@@ -25,7 +33,7 @@ from typing import TYPE_CHECKING
 from pbx.core import causes
 from pbx.core.addr import Address
 from pbx.core.clock import Cancellable, Scheduler
-from pbx.core.errors import LocalProtocolError
+from pbx.core.errors import LocalProtocolError, RemoteProtocolError
 from pbx.core.tokens import TokenSource
 from pbx.sdp.model import SessionDescription
 from pbx.sdp.negotiator import NegotiatedMedia, NotAcceptable, SdpSession
@@ -33,6 +41,7 @@ from pbx.sip.auth import DigestLogin, authorization_for
 from pbx.sip.dialog import Dialog
 from pbx.sip.flow import Flow
 from pbx.sip.message import Request, Response, SipParseError, make_response
+from pbx.sip.refer import notify_headers, refer_target, sipfrag
 from pbx.sip.transaction.base import ClientTransaction, ServerTransaction
 from pbx.sip.transaction.layer import TransactionLayer
 from pbx.sip.ua import new_branch
@@ -45,7 +54,7 @@ log = logging.getLogger(__name__)
 
 T1 = 0.5
 T2 = 4.0
-ALLOW = "INVITE, ACK, CANCEL, OPTIONS, BYE, REGISTER, INFO"
+ALLOW = "INVITE, ACK, CANCEL, OPTIONS, BYE, REGISTER, INFO, REFER"
 SDP = "application/sdp"
 
 
@@ -99,6 +108,11 @@ class SipLeg:
         self.remote_user_agent = ""
         self.acks: dict[int, Request] = {}
         """Our ACKs to 2xx responses by CSeq, resent when a 2xx is retransmitted."""
+        self.allowtransfer = True
+        """sip.conf ``allowtransfer`` of the device: False answers every REFER 603."""
+        self.blind_transfer: Callable[[str], Callable[[], None] | None] | None = None
+        """Set while the channel is bridged (by ``Dial``): given the Refer-To extension, the
+        action that moves the other party there, or None when the extension does not exist."""
 
     # -- helpers ---------------------------------------------------------------------------
     @property
@@ -189,6 +203,7 @@ class SipLeg:
         instead of staying whole for 32 s and lengthening every garbage collection."""
         self.ctx.forget(self)
         self.peer_hold_changed = None
+        self.blind_transfer = None
         self._detach()
 
     def _detach(self) -> None:
@@ -215,6 +230,8 @@ class SipLeg:
             self._reinvite_received(request, tx)
         elif method == "INFO":
             self._info(request, tx)
+        elif method == "REFER":
+            self._refer(request, tx)
         elif method in ("OPTIONS", "UPDATE") and not request.body:
             tx.respond(self._reply(request, 200), self.now)
             self.ctx.kick()
@@ -229,6 +246,59 @@ class SipLeg:
         response = make_response(request, status, reason, to_tag=tag)
         response.headers.add("Server", self.ctx.useragent)
         return response
+
+    def _refer(self, request: Request, tx: ServerTransaction) -> None:
+        """A transfer request (RFC 3515); see the module docstring for the answers."""
+        status, reason = 202, "Accepted"
+        action = None
+        try:
+            target = refer_target(request)
+        except RemoteProtocolError as e:
+            status, reason = e.response_hint, e.message
+        else:
+            transfer = self.blind_transfer
+            if not self.allowtransfer:
+                status, reason = 603, "Declined"
+            elif target.replaces:
+                status, reason = 501, "Not Implemented (attended transfer)"
+            elif transfer is None or not self.channel.up or self.terminated:
+                status, reason = 603, "Declined (No bridged channel)"
+            else:
+                action = transfer(target.exten)
+                if action is None:
+                    status, reason = 404, "Not Found"
+        tx.respond(self._reply(request, status, reason), self.now)
+        self.ctx.kick()
+        name = self.channel.name
+        if action is None:
+            log.log(
+                25, "REFER from %s refused: %d %s", name, status, reason, extra={"channel": name}
+            )
+            return
+        log.info("Blind transfer by %s to '%s'", name, target.exten, extra={"channel": name})
+        seq = request.cseq.seq
+        self._notify_refer(seq, 100, final=False)
+        action()
+        final = self._notify_refer(seq, 200, final=True)
+        channel = self.channel
+
+        def leave() -> None:
+            # The phone usually sends its BYE after the final NOTIFY; if it has not, ours.
+            channel.hangup(causes.NORMAL_CLEARING)
+
+        final.on_response = lambda r: leave() if r.status >= 200 else None
+        final.on_timeout = leave
+
+    def _notify_refer(self, refer_cseq: int, status: int, final: bool) -> ClientTransaction:
+        """A NOTIFY reporting ``status`` as a sipfrag on the REFER's implicit subscription
+        (only ever sent while the REFER's dialog exists)."""
+        tx = self._send_in_dialog(
+            "NOTIFY", sipfrag(status), extra=notify_headers(refer_cseq, final), sdp=False
+        )
+        assert tx is not None
+        if not final:
+            tx.on_response = lambda r: None
+        return tx
 
     def _info(self, request: Request, tx: ServerTransaction) -> None:
         """SIP INFO DTMF (``dtmfmode=info``): application/dtmf-relay ``Signal=5``."""

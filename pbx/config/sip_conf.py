@@ -152,6 +152,7 @@ class PeerConfig:
     language: str
     accountcode: str
     amaflags: str
+    allowtransfer: bool
     webrtc: bool
     max_contacts: int
 
@@ -586,6 +587,7 @@ def _peer(
         language=values.get(o.LANGUAGE),
         accountcode=values.get(o.ACCOUNTCODE),
         amaflags=values.get(o.AMAFLAGS),
+        allowtransfer=values.get(o.ALLOWTRANSFER),
         webrtc=webrtc,
         max_contacts=max_contacts,
     )

@@ -324,6 +324,13 @@ SETVAR = Option(
 )
 LANGUAGE = Option("language", p.TEXT, "", "Channel language.", scope=G)
 ACCOUNTCODE = Option("accountcode", p.TEXT, "", "CDR account code.", scope=G)
+ALLOWTRANSFER = Option(
+    "allowtransfer",
+    p.BOOL,
+    True,
+    "Accept blind transfers (REFER without Replaces) from the device; no answers them 603.",
+    scope=G,
+)
 AMAFLAGS = Option(
     "amaflags",
     p.choice("default", "omit", "billing", "documentation"),
@@ -503,7 +510,6 @@ _SECONDARY = (
     ("mohsuggest", "Music on hold class suggested to the far end."),
     ("subscribecontext", "Context for SUBSCRIBE hints."),
     ("allowsubscribe", "Accept SUBSCRIBE."),
-    ("allowtransfer", "Accept REFER."),
     ("videosupport", "Video calls."),
     ("textsupport", "T.140 real-time text."),
     ("t38pt_udptl", "T.38 fax."),
@@ -633,6 +639,7 @@ SIP_OPTIONS = OptionTable(
         LANGUAGE,
         ACCOUNTCODE,
         AMAFLAGS,
+        ALLOWTRANSFER,
         WEBRTC,
         MAX_CONTACTS,
         UDPBINDADDR,

@@ -10,12 +10,13 @@ this application parses the arguments and turns the outcome into Asterisk's vari
 * on failure the outbound leg's cause becomes the caller's hangup cause, so a following
   ``Hangup()`` or the autofallthrough rejects the caller with it (486 after a busy callee).
 
-After an answered call, the dialplan ends unless option ``g`` was given and the caller is still
-there (the callee hung up first). Options ``r`` and ``g`` are implemented. ``m[(class)]`` asks
-for music on hold while dialing, which pbx does not have: it draws a warning and works as ``r``
-(the caller hears ringing). ``t``/``T`` (transfer with the DTMF feature codes) draw a warning and
-are ignored, as are app_dial's other letters; unknown letters draw a warning too. Each warning
-comes once per Dial execution and names the channel.
+When the callee blind-transferred the caller (SIP REFER), the dialplan continues at the
+transfer target, priority 1. After an answered call, the dialplan ends unless option ``g`` was
+given and the caller is still there (the callee hung up first). Options ``r`` and ``g`` are
+implemented. ``m[(class)]`` asks for music on hold while dialing, which pbx does not have: it
+draws a warning and works as ``r`` (the caller hears ringing). ``t``/``T`` (transfer with the
+DTMF feature codes) draw a warning and are ignored, as are app_dial's other letters; unknown
+letters draw a warning too. Each warning comes once per Dial execution and names the channel.
 """
 
 from __future__ import annotations
@@ -130,6 +131,11 @@ class Dial:
             "ANSWEREDTIME_MS", str(int(result.answered_time * 1000)) if answered else ""
         )
         ctx.set_variable("DIALEDPEERNAME", result.peer_name)
+        if result.transfer is not None:
+            # The callee blind-transferred the caller (chan_sip's ast_async_goto).
+            context, exten = result.transfer
+            ctx.goto(context, exten, 1)
+            return CONTINUE
         if not answered:
             verbose(3, chan.name, "Dial status is %s", result.status)
             if result.status != "CANCEL":

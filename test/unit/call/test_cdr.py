@@ -147,6 +147,33 @@ class BuildRecordTests(SynchronousTestCase):
         ]
         self.assertEqual(clids, ['"Desk One" <2001>', "<2001>", "", '"Say "hi"" <7>'])
 
+    def test_blind_transfer_splits_the_record(self) -> None:
+        clock = Clock()
+        clock.advance(START)
+        channel = Channel("SIP", "desk1", clock, context="phones", exten="2002")
+        clock.advance(2)
+        channel.set_state("Up")
+        channel.cdr_app = ("Dial", "SIP/desk2,5")
+        channel.last_dialed = "SIP/desk2-00000009"
+        channel.variables["DIALEDPEERNAME"] = "SIP/desk2-00000009"
+        clock.advance(10)
+        before = build_record(channel, *channel.cdr_app, dstchannel="SIP/desk2-00000009")
+        self.assertEqual(
+            (before.start, before.answer, before.end, before.duration, before.billsec),
+            (START, START + 2, START + 12, 12, 10),
+        )
+        channel.restart_cdr()
+        self.assertEqual((channel.cdr_app, channel.last_dialed), (("", ""), ""))
+        self.assertNotIn("DIALEDPEERNAME", channel.variables)
+        clock.advance(5.5)
+        channel.ended(16)
+        after = build_record(channel, "Hangup", "", dst="2003")
+        self.assertEqual(
+            (after.start, after.answer, after.end, after.duration, after.billsec, after.dst),
+            (START + 12, START + 12, START + 17.5, 5, 5, "2003"),
+        )
+        self.assertEqual((after.uniqueid, after.disposition), (before.uniqueid, "ANSWERED"))
+
     def test_end_is_now_for_a_channel_still_up(self) -> None:
         clock = Clock()
         clock.advance(100.0)

@@ -323,6 +323,93 @@ class AnswerTests(SynchronousTestCase):
         assert isinstance(callee_leg, OutboundLeg) and callee_leg.peer_hold_changed is not None
 
 
+class TransferTests(SynchronousTestCase):
+    """Blind transfer through the hooks the SIP legs call on a REFER (the REFER itself is
+    tested in test_sip_leg.py): who goes where, the bridge, the CDR hook, the other leg."""
+
+    def bridged(self) -> tuple[Dial, Channel, list[tuple[Channel, Channel]]]:
+        d = Dial()
+        d.h.dialplan.extensions |= {("2003", "phones"), ("700", "parking")}
+        transferred: list[tuple[Channel, Channel]] = []
+        d.h.dialer.on_transferred = lambda a, b: transferred.append((a, b))
+        d.dial("SIP/bob")
+        self.invite = d.invites()[BOB]
+        d.answer(self.invite, BOB, "b1")
+        d.out()
+        d.h.clock.advance(10)
+        return d, d.callee(), transferred
+
+    def test_callee_sends_the_caller_to_an_extension_of_its_context(self) -> None:
+        d, bob, transferred = self.bridged()
+        bob_leg = bob.tech_pvt
+        assert isinstance(bob_leg, OutboundLeg) and bob_leg.blind_transfer is not None
+        transfer = bob_leg.blind_transfer("2003")
+        assert transfer is not None
+        self.assertEqual((d.results, transferred), ([], []))  # nothing before the 202
+        transfer()
+        (result,) = d.results
+        self.assertEqual(
+            result, DialResult("ANSWER", 10.0, 10.0, cause=16, transfer=("phones", "2003"))
+        )
+        self.assertEqual(transferred, [(d.caller, bob)])
+        self.assertEqual(d.caller.cdr_start, d.h.now)  # the continuation's CDR starts here
+        self.assertTrue(d.h.bridges.bridges[0].stopped)
+        self.assertEqual((d.caller.bridged_to, bob.bridged_to), (None, None))
+        self.assertEqual((bob_leg.blind_transfer, d.caller_leg.blind_transfer), (None, None))
+        self.assertEqual((d.caller.gone, bob.gone), (False, False))  # the leg BYEs bob later
+        bob.hangup()
+        self.assertFalse(d.caller.gone)
+        self.assertEqual(len(d.results), 1)
+
+    def test_transfer_context_variable_wins(self) -> None:
+        d, bob, _ = self.bridged()
+        bob.variables["__TRANSFER_CONTEXT"] = "parking"
+        assert isinstance(bob.tech_pvt, OutboundLeg) and bob.tech_pvt.blind_transfer is not None
+        self.assertIsNone(bob.tech_pvt.blind_transfer("2003"))
+        transfer = bob.tech_pvt.blind_transfer("700")
+        assert transfer is not None
+        transfer()
+        self.assertEqual(d.results[0].transfer, ("parking", "700"))
+
+    def test_unknown_extension_changes_nothing(self) -> None:
+        d, bob, transferred = self.bridged()
+        assert isinstance(bob.tech_pvt, OutboundLeg) and bob.tech_pvt.blind_transfer is not None
+        assert d.caller_leg.blind_transfer is not None
+        with self.assertLogs("pbx.call.dial", "INFO") as logs:
+            self.assertIsNone(bob.tech_pvt.blind_transfer("2099"))
+            self.assertIsNone(d.caller_leg.blind_transfer("2099"))
+        self.assertIn("to '2099@phones' refused: no such extension", logs.output[0])
+        self.assertEqual((d.results, transferred, d.h.started[1:]), ([], [], []))
+        self.assertEqual(d.caller.bridged_to, bob)
+
+    def test_caller_sends_the_callee_into_the_dialplan(self) -> None:
+        d, bob, transferred = self.bridged()
+        assert d.caller_leg.blind_transfer is not None
+        transfer = d.caller_leg.blind_transfer("2003")
+        assert transfer is not None
+        transfer()
+        self.assertEqual(d.h.started[1:], [(bob, "phones", "2003")])
+        self.assertIs(bob.dialer, d.h.dialer)
+        self.assertEqual(bob.cdr_start, d.h.now)  # its own CDR from here
+        self.assertEqual((d.caller.bridged_to, bob.bridged_to, transferred), (None, None, []))
+        self.assertEqual(d.results, [])  # the caller's Dial ends when the caller leaves
+        d.h.clock.advance(1)
+        d.caller.hangup()
+        (result,) = d.results
+        self.assertEqual(
+            (result.status, result.peer_hangup, result.transfer), ("ANSWER", False, None)
+        )
+        self.assertFalse(bob.gone)
+        bob.hangup()
+        self.assertEqual(len(d.results), 1)
+
+    def test_no_transfer_once_the_dial_is_over(self) -> None:
+        d, bob, _ = self.bridged()
+        d.callee_bye(self.invite, BOB, "b1")
+        self.assertEqual(d.results[0].peer_hangup, True)
+        self.assertIsNone(d.caller_leg.blind_transfer)  # a REFER from the caller now gets 603
+
+
 class EarlyMediaTests(SynchronousTestCase):
     def test_183_is_passed_on_and_bridged_early(self) -> None:
         d = Dial()

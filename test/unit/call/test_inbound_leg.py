@@ -206,7 +206,7 @@ class AnswerTests(SynchronousTestCase):
         self.assertEqual((ok.status, ok.to.tag), (200, RECORDED_TO_TAG))
         self.assertEqual(ok.headers.get("Contact"), "<sip:127.0.0.1:5060>")
         self.assertEqual(
-            ok.headers.get("Allow"), "INVITE, ACK, CANCEL, OPTIONS, BYE, REGISTER, INFO"
+            ok.headers.get("Allow"), "INVITE, ACK, CANCEL, OPTIONS, BYE, REGISTER, INFO, REFER"
         )
         answer = sdp_of(ok)
         self.assertEqual(answer.media[0].payload_types, [0, 8, 101])
@@ -439,7 +439,7 @@ class InDialogTests(SynchronousTestCase):
         (final,) = call.network.responses()
         self.assertEqual(final.status, 501)
         self.assertEqual(
-            final.headers.get("Allow"), "INVITE, ACK, CANCEL, OPTIONS, BYE, REGISTER, INFO"
+            final.headers.get("Allow"), "INVITE, ACK, CANCEL, OPTIONS, BYE, REGISTER, INFO, REFER"
         )
 
 

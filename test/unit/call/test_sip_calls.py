@@ -452,6 +452,28 @@ class InDialogRoutingTests(SynchronousTestCase):
         h.network.deliver(request(edit(load("baresip-bye.sip"), (";tag=as21ac11ec", ""))), UDP_FLOW)
         self.assertEqual(h.network.statuses(), [481])
 
+    def test_refer_outside_a_dialog_is_declined_as_chan_sip(self) -> None:
+        h, _, _ = self.call()
+        refer = edit(
+            load("baresip-bye.sip"),
+            ("BYE sip:", "REFER sip:"),
+            ("CSeq: 45696 BYE", "CSeq: 45696 REFER"),
+            (";tag=as21ac11ec", ""),
+        )
+        h.network.deliver(request(refer), UDP_FLOW)
+        response = final(h)
+        self.assertEqual((response.status, response.reason), (603, "Declined (No dialog)"))
+        self.assertTrue(response.to.tag)
+
+    def test_legs_carry_the_peer_allowtransfer(self) -> None:
+        h, _, leg = self.call()
+        self.assertTrue(leg.allowtransfer)
+        h = harness(CONF.replace("[desk2]\n", "[desk2]\nallowtransfer=no\n"))
+        h.network.deliver(invite(from_user("desk2")), UDP_FLOW)
+        inbound = h.started[0][0].tech_pvt
+        assert isinstance(inbound, InboundLeg)
+        self.assertFalse(inbound.allowtransfer)
+
     def test_other_requests_outside_a_dialog_are_left_to_the_endpoint(self) -> None:
         h, _, _ = self.call()
         info = request(

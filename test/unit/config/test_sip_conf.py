@@ -280,6 +280,14 @@ class DeviceTests(SynchronousTestCase):
         self.assertFalse(p.contactacl.allows("198.51.100.7"))
         self.assertTrue(p.acl.allows("198.51.100.7"))
 
+    def test_allowtransfer_defaults_to_yes_and_inherits_from_general(self) -> None:
+        p, errors, warnings = peer("[p]\ntype=friend\nhost=dynamic\n")
+        self.assertEqual((errors, warnings, p.allowtransfer), ([], [], True))
+        p, errors, warnings = peer("[general]\nallowtransfer=no\n[p]\ntype=friend\nhost=dynamic\n")
+        self.assertEqual((errors, warnings, p.allowtransfer), ([], [], False))
+        p, _, _ = peer("[general]\nallowtransfer=no\n[p]\ntype=friend\nallowtransfer=yes\n")
+        self.assertTrue(p.allowtransfer)
+
     def test_types(self) -> None:
         config, _, warnings = load(
             "[f]\ntype=friend\n[pe]\ntype=Peer\n[u]\ntype=user\n[x]\ntype=sometimes\n[y]\nhost=dynamic\n"

@@ -46,7 +46,7 @@ fromdomain transport avpf encryption encryption_taglen force_avp icesupport rtcp
 dtlsverify dtlscertfile dtlsprivatekey dtlsautogeneratecert dtlssetup
 dtlsfingerprint nat qualify qualifyfreq keepalive directmedia allow disallow dtmfmode insecure
 permit deny contactpermit contactdeny call-limit busylevel callcounter description rtptimeout
-rtpholdtimeout rtpkeepalive session-timers
+rtpholdtimeout rtpkeepalive session-timers allowtransfer
 setvar language accountcode amaflags webrtc max_contacts udpbindaddr tcpenable tcpbindaddr
 tlsenable tlsbindaddr tlscertfile tlsprivatekey tlscafile tlsdontverifyserver
 tlscipher websocket_enabled allowguest

@@ -136,3 +136,18 @@ class OutcomeTests(SynchronousTestCase):
     def test_cancel_keeps_the_cause(self) -> None:
         h = self.run_dial(DialResult("CANCEL", 4.0, cause=16))
         self.assertEqual(h.channel.events[-1], ("hangup", 16))
+
+    def test_blind_transfer_continues_at_the_target(self) -> None:
+        text = self.TEXT + (
+            "exten => 2003,1,NoOp(${DIALSTATUS} ${DIALEDPEERNAME} ${EXTEN})\n"
+            "[other]\nexten => 2004,1,NoOp(${CONTEXT})\n"
+        )
+        for target, executed in (
+            (("c", "2003"), "2003@c:1 NoOp(ANSWER  2003)"),
+            (("other", "2004"), "2004@other:1 NoOp(other)"),
+        ):
+            h = Harness(self, text)
+            h.channel.dial_outcome = DialResult("ANSWER", 12.0, 10.0, transfer=target)
+            h.start("c", "1")
+            self.assertEqual(h.executed[1:], [executed])
+            self.assertNotIn("DIALEDPEERNAME", h.channel.variables)
