@@ -48,6 +48,7 @@ from pbx.media.srtp import SDES_SUITES, make_sdes_key
 from pbx.media.stream import MediaStream
 from pbx.media.stream_config import LegStats
 from pbx.media.tone import resample_to_8k
+from pbx.sdp.negotiator import new_ice_credentials
 from pbx.sdp.policy import DtlsIdentity, LocalMedia, MediaPolicy, NegotiatedMedia
 
 log = logging.getLogger(__name__)
@@ -368,7 +369,7 @@ class UdpMediaFactory:
             )
 
         port, sockets = self.pool.allocate(bind)
-        ice = (self._tokens.hex(4), self._tokens.hex(16)) if policy.ice else None
+        ice = new_ice_credentials(self._tokens) if policy.ice else None
         stream = MediaStream(
             name,
             self._tokens,

@@ -6,7 +6,8 @@
 negotiation meets the media core (STYLE §2.4): :func:`stream_config` turns the SDP side's
 :class:`~pbx.sdp.policy.NegotiatedMedia` into a :class:`~pbx.media.stream_config.StreamConfig`
 (SDES keys parsed per RFC 4568 §6.1, ``c=0.0.0.0`` / port 0 as "no address" per RFC 3264 §8.4,
-the DTLS role per RFC 5763 §5).
+the DTLS role per RFC 5763 §5, our ICE credentials of the exchange so that an ICE restart
+reaches the stream, RFC 8445 §9).
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ class MediaLeg(Protocol):
 
     def local_media(self) -> LocalMedia:
         """Our address, ports, ICE credentials, DTLS fingerprints and SDES keys; stable for
-        the leg's life."""
+        the leg's life (an ICE restart's new credentials reach :meth:`configure` through
+        ``NegotiatedMedia.local_ice_ufrag``/``local_ice_pwd`` instead)."""
         ...
 
     def configure(self, negotiated: NegotiatedMedia) -> None:
@@ -167,8 +169,16 @@ def stream_config(negotiated: NegotiatedMedia, local: LocalMedia) -> StreamConfi
         security=_security(n, local),
         ice=n.ice,
         ice_remote_ufrag=n.remote_ice_ufrag if n.ice else None,
+        ice_local_credentials=_ice_credentials(n),
         avpf=n.avpf,
     )
+
+
+def _ice_credentials(n: NegotiatedMedia) -> tuple[str, str] | None:
+    """Our (ufrag, pwd) in the exchange, when it says (an answer made by pbx always does)."""
+    if n.ice and n.local_ice_ufrag is not None and n.local_ice_pwd is not None:
+        return n.local_ice_ufrag, n.local_ice_pwd
+    return None
 
 
 def _security(n: NegotiatedMedia, local: LocalMedia) -> SdesSecurity | DtlsSecurity | None:

@@ -22,11 +22,20 @@ for the selected address lasts 30 s after its last valid request; without a fres
 stream must stop sending and the agent fails. The clock starts at the first valid request, not
 at nomination, because media flows to the selected address from then on.
 
-State machine (:data:`TRANSITIONS`; events: a valid check, a nominating check, consent expiry)::
+ICE restart (RFC 8445 §9; RFC 8839 §4.4.1.1.2): when the peer re-offers new credentials, the
+answer carries new ones of ours and :meth:`IceLiteResponder.restart` switches to them once it is
+sent. Checks under the old credentials get 401 from then on; nomination starts over, while media
+keeps flowing to the selected address until a check under the new credentials nominates one
+(§9: the previous pair stays in use meanwhile), and consent (RFC 7675) is refreshed only by
+checks under the new credentials.
+
+State machine (:data:`TRANSITIONS`; events: a valid check, a nominating check, an ICE restart,
+consent expiry; a restart in NEW or CHECKING stays there, in FAILED it changes nothing)::
 
     NEW --check--> CHECKING --nomination--> CONNECTED
-     |                |                      ^     |
-     +----------------|------nomination------+     |
+     |                |  ^                   ^  |  |
+     +----------------|--|---nomination------+  |  |
+                      |  +------restart---------+  |
                       |                            |
                       +-- consent --> FAILED <-----+ consent
 """
@@ -75,6 +84,7 @@ class IceState(enum.Enum):
 class IceEvent(enum.Enum):
     CHECK = "valid check"
     NOMINATION = "nominating check"
+    RESTART = "ICE restart"
     CONSENT_EXPIRED = "consent expired"
 
 
@@ -88,6 +98,11 @@ TRANSITIONS: dict[tuple[IceState, IceEvent], IceState] = {
     (IceState.CONNECTED, IceEvent.CHECK): IceState.CONNECTED,
     (IceState.CONNECTED, IceEvent.NOMINATION): IceState.CONNECTED,
     (IceState.CONNECTED, IceEvent.CONSENT_EXPIRED): IceState.FAILED,
+    (IceState.NEW, IceEvent.RESTART): IceState.NEW,
+    (IceState.CHECKING, IceEvent.RESTART): IceState.CHECKING,
+    (IceState.CONNECTED, IceEvent.RESTART): IceState.CHECKING,
+    # Consent is gone and the stream is dead (RFC 7675 §5.1); a late re-offer revives nothing.
+    (IceState.FAILED, IceEvent.RESTART): IceState.FAILED,
 }
 
 
@@ -110,6 +125,25 @@ class IceLiteResponder:
         self.nominated = False
         self.remote_addr: tuple[str, int] | None = None
         self._consent_at: float | None = None
+
+    @property
+    def credentials(self) -> tuple[str, str]:
+        """Our current (ufrag, pwd)."""
+        return self.local_ufrag, self._key.decode("utf-8")
+
+    def restart(self, local_ufrag: str, local_pwd: str, remote_ufrag: str | None) -> None:
+        """Switch to the credentials of an ICE restart (RFC 8445 §9), once our answer (or offer)
+        carrying them is on its way: only checks under them are accepted from now on, and the
+        next nominating check selects the pair; until then media stays on the current one.
+        """
+        self._fire(IceEvent.RESTART)
+        if self.state is IceState.FAILED:
+            return
+        logger.info("%s: ICE restart (ufrag %s -> %s)", self.name, self.local_ufrag, local_ufrag)
+        self.local_ufrag = local_ufrag
+        self._key = local_pwd.encode("utf-8")
+        self.remote_ufrag = remote_ufrag
+        self.nominated = False
 
     @property
     def consent_expired(self) -> bool:

@@ -18,7 +18,9 @@ It owns:
   the echo), is rewritten into one SSRC/sequence/timestamp space (:class:`StreamRewriter`);
 * RFC 4733 digits received (one per press) and sent; prompts paced by :mod:`pbx.media.player`;
 * liveness: ``rtptimeout``/``rtpholdtimeout``, ICE consent (RFC 7675) and DTLS failure end in
-  one ``on_dead(reason)``.
+  one ``on_dead(reason)``;
+* ICE restarts (RFC 8445 §9): a configuration with new local credentials switches the ICE-lite
+  responder to them and keeps the DTLS association and SRTP contexts.
 
 Per-packet path (STYLE §2.10.3, WEBRTC-MEDIA.md): first-byte checks inline, ``struct`` reads,
 one ``bytearray`` per received packet (what the sink may rewrite in place), no logging, no
@@ -189,6 +191,11 @@ class MediaStream:
             raise MediaError(f"{self.name}: ICE negotiated but the leg has no ICE credentials")
         self._config = config
         if self._ice is not None:
+            credentials = config.ice_local_credentials
+            if config.ice and credentials is not None and credentials != self._ice.credentials:
+                # Called once the SDP carrying them is sent: checks under the old ones are
+                # refused from now on; DTLS and SRTP carry on (RFC 8842 §4).
+                self._ice.restart(*credentials, config.ice_remote_ufrag)
             self._ice.remote_ufrag = config.ice_remote_ufrag if config.ice else None
             if config.ice and self._ice_deadline is None and self._ice.remote_addr is None:
                 self._ice_deadline = now + ICE_START_TIMEOUT

@@ -46,6 +46,8 @@ class StreamConfig:
     :param recv: we accept media.
     :param security: ``None`` for plain RTP.
     :param ice_remote_ufrag: the peer's ufrag when ICE runs, else ``None``.
+    :param ice_local_credentials: our (ufrag, pwd) in this exchange's SDP; when they differ from
+        the ones in use, the exchange restarted ICE (RFC 8445 §9). ``None`` keeps the current.
     :param avpf: an AVPF (RFC 4585) profile: RTCP every second.
     """
 
@@ -64,6 +66,7 @@ class StreamConfig:
     security: SdesSecurity | DtlsSecurity | None = None
     ice: bool = False
     ice_remote_ufrag: str | None = None
+    ice_local_credentials: tuple[str, str] | None = None
     avpf: bool = False
 
 

@@ -16,6 +16,9 @@ Per audio line, in chan_sip's order: profile, then keys, then codecs.
 * Codecs: the peer's allow order intersected with the offer, offered PTs kept, plus the
   offered telephone-event matching the first codec's clock (RFC 4733 §2.1).
 * Direction per RFC 3264 §6.1, ``c=0.0.0.0`` per §8.4, local hold per §8.4.
+
+:func:`restarts_ice` tells whether a re-offer restarts ICE (RFC 8839 §4.4.1.1.2): the answer
+must then carry new credentials of ours, which the caller puts in ``local``.
 """
 
 from __future__ import annotations
@@ -92,6 +95,27 @@ def answer_offer(
         else:
             answer.add_media(build.declined_section(other))
     return answer, negotiated
+
+
+def restarts_ice(offer: SessionDescription, previous: NegotiatedMedia | None) -> bool:
+    """Whether ``offer`` restarts ICE on the stream ``previous`` negotiated: its ``a=ice-ufrag``
+    or ``a=ice-pwd`` changed (RFC 8839 §4.4.1.1.2; RFC 8445 §9).
+
+    The stream is the offered audio line with the previous ``a=mid``, else (no mids) the first
+    audio line in use. A stream that ran without ICE, or an offer without credentials, cannot
+    restart it.
+    """
+    if previous is None or not previous.ice:
+        return False
+    audio = [md for md in offer.media if md.media == "audio" and md.port != 0]
+    same = [md for md in audio if previous.mid is not None and md.mid == previous.mid]
+    streams = same or audio
+    if not streams:
+        return False
+    md = streams[0]
+    if md.ice_ufrag is None or md.ice_pwd is None:
+        return False
+    return (md.ice_ufrag, md.ice_pwd) != (previous.remote_ice_ufrag, previous.remote_ice_pwd)
 
 
 def check_offer(
@@ -208,6 +232,8 @@ def _accept(
         mid=md.mid,
         avpf=md.proto.endswith("F"),
         profile=md.proto,
+        local_ice_ufrag=local.ice_ufrag if ice else None,
+        local_ice_pwd=local.ice_pwd if ice else None,
     )
     return section, negotiated
 

@@ -21,7 +21,11 @@ caller (e.g. glare must be answered with 491 by the SIP layer before it gets her
 
 :class:`SdpSession` also owns what RFC 3264 §8 asks to stay stable across exchanges: the ``o=``
 session id, a version that increments only when what we send changes, the ``m=`` layout of
-re-offers and the established DTLS role.
+re-offers and the established DTLS role. It also answers an ICE restart (RFC 8839
+§4.4.1.1.2): a re-offer with new ``a=ice-ufrag``/``a=ice-pwd`` gets new credentials of ours
+(:func:`new_ice_credentials`), kept in :attr:`SdpSession.local` for later exchanges and handed
+to the media layer in ``NegotiatedMedia.local_ice_ufrag``/``local_ice_pwd``. DTLS is not
+restarted (RFC 8842 §4: same certificate, same role).
 
 The offer/answer functions and the negotiation vocabulary are re-exported here, so callers
 import everything from this module.
@@ -34,7 +38,7 @@ import enum
 
 from pbx.core.errors import LocalProtocolError
 from pbx.core.tokens import TokenSource
-from pbx.sdp.answer import answer_offer, check_offer
+from pbx.sdp.answer import answer_offer, check_offer, restarts_ice
 from pbx.sdp.model import Candidate, SessionDescription
 from pbx.sdp.offer import accept_answer, make_offer
 from pbx.sdp.policy import LocalMedia, MediaPolicy, NegotiatedMedia, NotAcceptable
@@ -53,7 +57,14 @@ __all__ = [
     "answer_offer",
     "check_offer",
     "make_offer",
+    "new_ice_credentials",
 ]
+
+
+def new_ice_credentials(tokens: TokenSource) -> tuple[str, str]:
+    """A fresh (ufrag, pwd): 32 and 128 random bits, as hex, the form the media factory gives
+    every leg (RFC 8839 §5.4 asks for at least 24 and 128 bits)."""
+    return tokens.hex(4), tokens.hex(16)
 
 
 class NegotiationState(enum.Enum):
@@ -102,6 +113,7 @@ class SdpSession:
     def __init__(self, policy: MediaPolicy, local: LocalMedia, tokens: TokenSource) -> None:
         self.policy = policy
         self.local = local
+        self._tokens = tokens
         self.sess_id = tokens.u32()
         self.sess_version = 1
         self.state = NegotiationState.NULL
@@ -157,13 +169,21 @@ class SdpSession:
     def create_answer(
         self, hold: bool = False
     ) -> tuple[SessionDescription, NegotiatedMedia] | NotAcceptable:
-        """Our answer to the pending offer; REMOTE_OFFER -> DONE, or back if refused."""
+        """Our answer to the pending offer; REMOTE_OFFER -> DONE, or back if refused.
+
+        An offer that restarts ICE is answered with new ICE credentials (RFC 8839
+        §4.4.1.1.2), which replace those of :attr:`local` once the answer is made.
+        """
         target = self._target(Input.CREATE_ANSWER)
         assert self._pending is not None  # REMOTE_OFFER is entered only with an offer
+        local = self.local
+        if local.ice_ufrag is not None and restarts_ice(self._pending, self.negotiated):
+            ufrag, pwd = new_ice_credentials(self._tokens)
+            local = dataclasses.replace(local, ice_ufrag=ufrag, ice_pwd=pwd)
         result = answer_offer(
             self._pending,
             self.policy,
-            self.local,
+            local,
             hold=hold,
             session=(self.sess_id, self.sess_version),
             dtls_role=self.dtls_role,
@@ -172,6 +192,7 @@ class SdpSession:
             self._move(None)
             return result
         answer, negotiated = result
+        self.local = local
         self._send(answer)
         self._complete(answer, negotiated)
         self._move(target)

@@ -155,6 +155,10 @@ class NegotiatedMedia:
     :param remote_fingerprint: (hash, hex) to verify the peer's DTLS certificate against.
     :param dtls_role: our DTLS role, ``client`` or ``server``.
     :param ice: whether ICE(-lite) runs on the stream.
+    :param local_ice_ufrag: our ``a=ice-ufrag`` in this exchange when ICE runs; a new value
+        (with ``local_ice_pwd``) is an ICE restart the media layer must follow (RFC 8445 §9).
+        ``None`` leaves the media layer's credentials as they are.
+    :param local_ice_pwd: our ``a=ice-pwd`` in this exchange when ICE runs.
     """
 
     remote_address: str
@@ -182,6 +186,8 @@ class NegotiatedMedia:
     mid: str | None
     avpf: bool
     profile: str
+    local_ice_ufrag: str | None = None
+    local_ice_pwd: str | None = None
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ DEFAULT_TIMEOUTS: dict[str, float] = {
     "hangup": 15.0,
     "hold": 15.0,
     "unhold": 15.0,
+    "restart_ice": 15.0,
     "loopback": 20.0,
 }
 FALLBACK_TIMEOUT = 10.0
@@ -336,6 +337,10 @@ class BrowserHarness:
 
     def unhold(self, phone: str, timeout: float | None = None) -> Result:
         return self.command("unhold", timeout, phone=phone)
+
+    def restart_ice(self, phone: str, timeout: float | None = None) -> Result:
+        """A re-INVITE whose offer restarts ICE (new ufrag/pwd, RFC 8445 §9)."""
+        return self.command("restart_ice", timeout, phone=phone)
 
     def audio(self, phone: str, ms: int = 1000) -> Result:
         """Dominant received frequency: ``{freq_hz, level_db, rms_dbfs, bin_hz, ...}``."""

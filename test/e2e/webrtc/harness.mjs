@@ -37,6 +37,8 @@
 //   reject {phone, status_code=486}    -> {rejected, status_code}
 //   hangup {phone, timeout_ms?}        -> {state: "ended"|"failed", ...}  BYE, CANCEL or reject
 //   hold / unhold {phone, timeout_ms?} -> {held, ok, status_code}  re-INVITE (JsSIP: no code)
+//   restart_ice {phone, timeout_ms?}  -> {ok, status_code}  re-INVITE restarting ICE (JsSIP: no
+//                                          code)
 //   audio {phone, ms=1000}             -> {freq_hz, level_db, rms_dbfs, bin_hz, sample_rate,
 //                                          frames}  dominant received frequency (null if silent)
 //   stats {phone}                      -> {inbound, outbound, transport, selected_pair,
@@ -277,6 +279,7 @@ class Harness {
       case 'hangup':
       case 'hold':
       case 'unhold':
+      case 'restart_ice':
       case 'audio':
       case 'stats':
       case 'loopback': {

@@ -18,6 +18,9 @@ The opus tests give two more browsers, olga (JsSIP, 1011) and oscar (SIP.js, 101
 allow opus first: pbx has no Opus codec, so the tones crossing prove the bridge relays Opus
 untouched, and the SDP each page got, its getStats() and ``sip show channelstats`` say both legs
 negotiated it (also marked slow).
+
+The ICE-restart tests have each browser restart ICE mid-call towards Echo: pbx must answer the
+re-INVITE with new ICE credentials and the call must outlive RFC 7675 consent on them (slow).
 """
 
 from __future__ import annotations
@@ -564,3 +567,70 @@ class OpusRelayTests(WebRtcCallTest):
             self.assertEqual(leg["codec"], "opus", shown)
             self.assertGreater(int(leg["rx"]), 0, shown)
             self.assertGreater(int(leg["tx"]), 0, shown)
+
+
+def ice_credentials(sdp: Sdp) -> tuple[str, str]:
+    """The audio stream's (ice-ufrag, ice-pwd), media level first (RFC 8839 §5.4)."""
+    (ufrag,) = sdp.audio.attributes("ice-ufrag") or sdp.attributes("ice-ufrag")
+    (pwd,) = sdp.audio.attributes("ice-pwd") or sdp.attributes("ice-pwd")
+    return ufrag, pwd
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+class IceRestartTests(WebRtcCallTest):
+    """A browser restarts ICE mid-call (``pc.restartIce()``, a network change) with a
+    re-INVITE: RFC 8839 §4.4.1.1.2 makes pbx answer with new ICE credentials, and the call must
+    go on over the restarted ICE session with the same DTLS association (RFC 8842 §4).
+
+    After the restart the call outlives RFC 7675's 30 s consent timeout: only consent checks
+    under the new credentials keep it up (marked slow).
+    """
+
+    phones: ClassVar[dict[str, tuple[str, float]]] = {
+        "alice": ("jssip", 440.0),
+        "bob": ("sipjs", 1000.0),
+    }
+
+    def test_jssip_restarts_ice_to_echo(self) -> None:
+        self.restart_ice("alice")
+
+    def test_sipjs_restarts_ice_to_echo(self) -> None:
+        self.restart_ice("bob")
+
+    def restart_ice(self, phone: str) -> None:
+        tone = self.phones[phone][1]
+        self.call(phone, "600")
+        self.assert_hears(phone, tone)
+        restarted = self.harness.restart_ice(phone)
+        if not restarted["ok"]:
+            self.fail(self.explain(phone, restarted))
+        msgs = self.wire(phone)
+        offers = [parse_sdp(m.body) for m in invites(msgs, "sent") if m.body]
+        answers = [parse_sdp(m.body) for m in invite_answers(msgs, "recv")]
+        self.assertEqual(len(answers), 2, msgs)
+        # Chromium did restart: its re-offer has new credentials (RFC 8445 §9).
+        self.assertNotEqual(ice_credentials(offers[0]), ice_credentials(offers[-1]))
+        before, after = answers
+        assert_webrtc_media(self, after, "active")
+        old_ufrag, old_pwd = ice_credentials(before)
+        new_ufrag, new_pwd = ice_credentials(after)
+        self.assertNotEqual(new_ufrag, old_ufrag, after.text)
+        self.assertNotEqual(new_pwd, old_pwd, after.text)
+        # RFC 8842 §4: ICE restarts, DTLS does not: same certificate, same role.
+        self.assertEqual(
+            before.audio.attributes("fingerprint") or before.attributes("fingerprint"),
+            after.audio.attributes("fingerprint") or after.attributes("fingerprint"),
+        )
+        self.assert_hears(phone, tone)
+        self.assert_packets_flow(phone)
+        # Outlive consent (RFC 7675 §5.1) of the credentials the restart replaced.
+        time.sleep(CONSENT_DEADLINE)
+        self.assert_hears(phone, tone)
+        stats = self.harness.stats(phone)
+        transport = stats["transport"]
+        self.assertEqual(transport["ice_state"], "connected", stats)
+        self.assertEqual(transport["dtls_state"], "connected", stats)
+        self.assertRegex(
+            self.daemon.cli("sip show channelstats"), r"ICE connected, DTLS connected, SRTP"
+        )

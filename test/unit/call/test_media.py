@@ -47,6 +47,14 @@ class StreamConfigTests(SynchronousTestCase):
         self.assertEqual(config.remote_rtcp, config.remote_rtp)
         self.assertEqual(config.ice_remote_ufrag, "nQ4c")
         self.assertEqual(
+            config.ice_local_credentials, (WEBRTC_LOCAL.ice_ufrag, WEBRTC_LOCAL.ice_pwd)
+        )
+        # An exchange that does not say (pbx's offer answered) keeps the stream's credentials.
+        unsaid = dataclasses.replace(negotiated, local_ice_ufrag=None, local_ice_pwd=None)
+        self.assertIsNone(stream_config(unsaid, WEBRTC_LOCAL).ice_local_credentials)
+        no_ice = dataclasses.replace(negotiated, ice=False)
+        self.assertIsNone(stream_config(no_ice, WEBRTC_LOCAL).ice_local_credentials)
+        self.assertEqual(
             config.security, DtlsSecurity("client", negotiated.remote_fingerprint or ("", ""))
         )
         self.assertEqual((config.dtmf_pt, config.frame_ms), (126, 20))

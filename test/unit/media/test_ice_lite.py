@@ -21,6 +21,10 @@ REMOTE_UFRAG = "Chrm"
 CHROME = ("127.0.0.1", 50000)
 OTHER = ("127.0.0.1", 50002)
 THIRD = ("::1", 50004)
+#: The credentials after an ICE restart: ours and Chromium's (its re-offer's ufrag).
+NEW_UFRAG = "9e8d7c6b"
+NEW_PWD = "ffeeddccbbaa99887766554433221100"
+NEW_REMOTE_UFRAG = "SjRo"
 
 
 def request(
@@ -49,6 +53,13 @@ def request(
     if extra is not None:
         msg.add(*extra)
     return msg.encode(integrity_key=key, fingerprint=fingerprint)
+
+
+def new_request(*, key: str = NEW_PWD, use_candidate: bool = False) -> bytes:
+    """A check under the credentials of the restarted ICE session."""
+    return request(
+        username=f"{NEW_UFRAG}:{NEW_REMOTE_UFRAG}", key=key.encode(), use_candidate=use_candidate
+    )
 
 
 class ResponseTests(SynchronousTestCase):
@@ -245,6 +256,68 @@ class ConsentTests(SynchronousTestCase):
         self.assertIs(self.ice.state, IceState.FAILED)
 
 
+class RestartTests(SynchronousTestCase):
+    """RFC 8445 §9: new credentials after an ICE restart, nomination over, consent carried on."""
+
+    def setUp(self) -> None:
+        self.ice = IceLiteResponder(LOCAL_UFRAG, LOCAL_PWD, REMOTE_UFRAG)
+        self.assertIsNotNone(self.ice.receive(request(use_candidate=True), CHROME, 0.0))
+        self.assertIs(self.ice.state, IceState.CONNECTED)
+        self.ice.restart(NEW_UFRAG, NEW_PWD, NEW_REMOTE_UFRAG)
+
+    def answer(self, data: bytes, addr: tuple[str, int], now: float) -> Message:
+        response = self.ice.receive(data, addr, now)
+        assert response is not None
+        return stun.parse(response)
+
+    def test_only_new_credentials_are_accepted(self) -> None:
+        self.assertEqual(self.ice.credentials, (NEW_UFRAG, NEW_PWD))
+        old = self.answer(request(use_candidate=True), CHROME, 1.0)
+        self.assertEqual(old.error_code, (401, "Unauthorized"))
+        # Our new ufrag with the peer's old one, or our old pwd, is no better.
+        stale_remote = request(username=f"{NEW_UFRAG}:{REMOTE_UFRAG}", key=NEW_PWD.encode())
+        self.assertEqual(self.answer(stale_remote, CHROME, 1.0).error_code, (401, "Unauthorized"))
+        self.assertEqual(
+            self.answer(new_request(key=LOCAL_PWD), CHROME, 1.0).error_code, (401, "Unauthorized")
+        )
+        ok = self.answer(new_request(), CHROME, 1.0)
+        self.assertIs(ok.message_class, MessageClass.SUCCESS)
+        self.assertTrue(ok.check_integrity(NEW_PWD.encode()))
+        self.assertFalse(ok.check_integrity(LOCAL_PWD.encode()))
+
+    def test_nomination_starts_over_and_media_stays_on_the_old_pair(self) -> None:
+        self.assertIs(self.ice.state, IceState.CHECKING)
+        self.assertFalse(self.ice.nominated)
+        self.assertEqual(self.ice.remote_addr, CHROME)
+        # Chromium checks its new candidates first: no nomination, no move.
+        self.answer(new_request(), OTHER, 1.0)
+        self.assertEqual((self.ice.remote_addr, self.ice.state), (CHROME, IceState.CHECKING))
+        self.answer(new_request(use_candidate=True), OTHER, 1.1)
+        self.assertEqual((self.ice.remote_addr, self.ice.state), (OTHER, IceState.CONNECTED))
+        self.assertTrue(self.ice.nominated)
+
+    def test_consent_needs_checks_under_the_new_credentials(self) -> None:
+        # Old-credential checks (the peer's consent checks before it applied our answer) do
+        # not refresh consent: it runs out 30 s after the last valid check before the restart.
+        for now in (5.0, 15.0, 25.0):
+            self.ice.receive(request(), CHROME, now)
+        self.assertEqual(self.ice.timer_at(), CONSENT_TIMEOUT)
+        self.ice.receive(new_request(use_candidate=True), OTHER, 20.0)
+        self.assertEqual(self.ice.timer_at(), 20.0 + CONSENT_TIMEOUT)
+        self.ice.handle_timer(CONSENT_TIMEOUT)
+        self.assertIs(self.ice.state, IceState.CONNECTED)
+        self.ice.handle_timer(20.0 + CONSENT_TIMEOUT)
+        self.assertTrue(self.ice.consent_expired)
+
+    def test_restart_after_consent_expired_changes_nothing(self) -> None:
+        self.ice.handle_timer(CONSENT_TIMEOUT)
+        self.assertIs(self.ice.state, IceState.FAILED)
+        self.ice.restart("ffffffff", "f" * 32, "Ffff")
+        self.assertIs(self.ice.state, IceState.FAILED)
+        self.assertEqual(self.ice.credentials, (NEW_UFRAG, NEW_PWD))
+        self.assertIsNone(self.ice.receive(new_request(), CHROME, 31.0))
+
+
 class StateTableTests(SynchronousTestCase):
     """Every (state, event) pair through the public API: the table or a LocalProtocolError."""
 
@@ -265,6 +338,8 @@ class StateTableTests(SynchronousTestCase):
             ice.receive(request(), CHROME, 1.0)
         elif event is IceEvent.NOMINATION:
             ice.receive(request(use_candidate=True), CHROME, 1.0)
+        elif event is IceEvent.RESTART:
+            ice.restart(NEW_UFRAG, NEW_PWD, NEW_REMOTE_UFRAG)
         else:
             ice.handle_timer(1000.0)
 

@@ -34,6 +34,7 @@ ELSEWHERE = ("127.0.0.1", 5000)
 KEY_A = bytes(range(30))
 KEY_B = bytes(range(50, 80))
 UFRAG, PWD = "0badf00d", "0123456789abcdef0123456789abcdef"
+NEW_UFRAG, NEW_PWD = "5ca1ab1e", "fedcba9876543210fedcba9876543210"
 
 
 def make(**kwargs: object) -> tuple[MediaStream, Wire]:
@@ -665,6 +666,50 @@ class IceDtlsTests(SynchronousTestCase):
         for datagram in [alerts[0]]:
             peer.receive(datagram, 3.0)
         self.assertIs(peer.state, DtlsState.CLOSED)
+
+    def test_ice_restart_switches_credentials_and_keeps_dtls(self) -> None:
+        stream, wire, peer = self.make_leg("server")
+        stream.receive(binding_request(UFRAG, PWD, nominate=True), PHONE, 0.0)
+        peer.start(0.0)
+        self.ferry(stream, wire, peer, 0.0)
+        theirs = SrtpContext.from_keys(peer.srtp_keys)
+        cfg = stream.config
+        assert cfg is not None
+        # The re-INVITE's answer carried new credentials (RFC 8839 §4.4.1.1.2).
+        restarted = replace(
+            cfg, ice_remote_ufrag="SjRo", ice_local_credentials=(NEW_UFRAG, NEW_PWD)
+        )
+        stream.configure(restarted, 1.0)
+        self.assertEqual(stream.stats().ice_state, "checking")
+        # Until a new nomination, media stays on the pair in use.
+        stream.send_rtp(bytearray(rtp(9, 0)), 1.0)
+        [(data, addr)] = wire.take()
+        self.assertEqual(addr, PHONE)
+        stream.receive(binding_request(UFRAG, PWD, "peer", nominate=True), PHONE, 1.1)
+        stream.receive(binding_request(NEW_UFRAG, NEW_PWD, "peer", nominate=True), PHONE, 1.1)
+        self.assertEqual([d[:2] for d, _ in wire.take()], [b"\x01\x11", b"\x01\x11"])  # 401
+        stream.receive(binding_request(NEW_UFRAG, NEW_PWD, "SjRo", nominate=True), ELSEWHERE, 1.2)
+        [(response, addr)] = wire.take()
+        self.assertEqual((response[:2], addr), (b"\x01\x01", ELSEWHERE))
+        self.assertEqual(stream.stats().ice_state, "connected")
+        # The same DTLS association and SRTP keys, now on the newly nominated pair.
+        self.assertEqual(stream.stats().dtls_state, "connected")
+        got: list[bytearray] = []
+        stream.sink = got.append
+        packet = rtp(1, 0)
+        stream.receive(theirs.protect(packet), ELSEWHERE, 1.3)  # type: ignore[arg-type]
+        self.assertEqual(got, [bytearray(packet)])
+        stream.send_rtp(bytearray(rtp(10, 0)), 1.3)
+        [(data, addr)] = wire.take()
+        self.assertEqual(addr, ELSEWHERE)
+        self.assertIsNotNone(theirs.unprotect(data))
+        # Later exchanges with the same credentials (hold, unhold) restart nothing.
+        stream.configure(replace(restarted, send=False), 2.0)
+        stream.configure(restarted, 2.1)
+        self.assertEqual(stream.stats().ice_state, "connected")
+        stream.configure(replace(restarted, ice_local_credentials=None), 2.2)
+        stream.receive(binding_request(NEW_UFRAG, NEW_PWD, "SjRo"), ELSEWHERE, 2.3)
+        self.assertEqual([d[:2] for d, _ in wire.take()], [b"\x01\x01"])
 
     def test_ice_without_credentials_is_refused(self) -> None:
         stream, _ = make()

@@ -7,7 +7,7 @@ import dataclasses
 from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.core.errors import LocalProtocolError
-from pbx.sdp.answer import answer_offer, check_offer
+from pbx.sdp.answer import answer_offer, check_offer, restarts_ice
 from pbx.sdp.model import Candidate, SessionDescription
 from pbx.sdp.policy import MediaPolicy, NegotiatedMedia, NotAcceptable
 
@@ -111,6 +111,8 @@ class GoldenAnswerTests(SynchronousTestCase):
                 mid="0",
                 avpf=True,
                 profile="UDP/TLS/RTP/SAVPF",
+                local_ice_ufrag="5c1e9a0d",
+                local_ice_pwd="8f2b6e417ad3c95e0b1f7a264c8d3e59",
             ),
         )
 
@@ -604,6 +606,69 @@ class StreamSelectionTests(SynchronousTestCase):
         )
         answer, _ = accepted(answer_offer(offer, WEBRTC_POLICY, WEBRTC_LOCAL))
         self.assertIsNone(answer.group("BUNDLE"))
+
+
+#: Chromium 156's offer and its ICE-restart re-offer (JsSIP ``renegotiate`` with
+#: ``iceRestart``) from one call, as they crossed the WebSocket (test/data/sdp/README.md).
+RESTART_OFFER = "chromium-jssip-ice-restart-offer-loopback.sdp"
+RESTART_REOFFER = "chromium-jssip-ice-restart-reoffer-loopback.sdp"
+
+
+class IceRestartTests(SynchronousTestCase):
+    """RFC 8839 §4.4.1.1.2: which re-offers restart ICE."""
+
+    def setUp(self) -> None:
+        _, self.previous = accepted(
+            answer_offer(load_sdp(RESTART_OFFER), WEBRTC_POLICY, WEBRTC_LOCAL)
+        )
+
+    def test_chromium_ice_restart_re_offer(self) -> None:
+        self.assertEqual(
+            (self.previous.remote_ice_ufrag, self.previous.remote_ice_pwd),
+            ("GN8D", "j40Rwe5eDJX45e71byHUtp6I"),
+        )
+        self.assertTrue(restarts_ice(load_sdp(RESTART_REOFFER), self.previous))
+
+    def test_same_credentials_are_no_restart(self) -> None:
+        self.assertFalse(restarts_ice(load_sdp(RESTART_OFFER), self.previous))
+        # A hold re-offer changes the direction, not the credentials.
+        held = edited(RESTART_OFFER, ("a=sendrecv", "a=sendonly"))
+        self.assertFalse(restarts_ice(held, self.previous))
+
+    def test_either_credential_changing_is_a_restart(self) -> None:
+        pwd_only = edited(
+            RESTART_OFFER, ("a=ice-pwd:j40Rwe5eDJX45e71byHUtp6I", "a=ice-pwd:" + "x" * 24)
+        )
+        self.assertTrue(restarts_ice(pwd_only, self.previous))
+        ufrag_only = edited(RESTART_OFFER, ("a=ice-ufrag:GN8D", "a=ice-ufrag:SjRo"))
+        self.assertTrue(restarts_ice(ufrag_only, self.previous))
+
+    def test_no_restart_without_ice_before_or_now(self) -> None:
+        reoffer = load_sdp(RESTART_REOFFER)
+        self.assertFalse(restarts_ice(reoffer, None))
+        self.assertFalse(restarts_ice(reoffer, dataclasses.replace(self.previous, ice=False)))
+        no_ice = edited(RESTART_REOFFER, ("a=ice-ufrag:SjRo\r\n", ""))
+        self.assertFalse(restarts_ice(no_ice, self.previous))
+
+    def test_the_stream_is_found_by_its_mid(self) -> None:
+        # A new audio line in front (mid 1) does not hide the unchanged stream with mid 0.
+        text = load(RESTART_OFFER).decode()
+        head, sep, audio = text.partition("m=audio")
+        extra = audio.replace("a=mid:0", "a=mid:1").replace("a=ice-ufrag:GN8D", "a=ice-ufrag:Othr")
+        reordered = SessionDescription.parse(head + sep + extra + sep + audio)
+        self.assertFalse(restarts_ice(reordered, self.previous))
+        self.assertTrue(restarts_ice(reordered, dataclasses.replace(self.previous, mid=None)))
+
+    def test_answer_carries_the_local_credentials_it_was_given(self) -> None:
+        local = dataclasses.replace(WEBRTC_LOCAL, ice_ufrag="0f1e2d3c", ice_pwd="a" * 32)
+        answer, media = accepted(answer_offer(load_sdp(RESTART_REOFFER), WEBRTC_POLICY, local))
+        self.assertEqual(
+            (answer.media[0].ice_ufrag, answer.media[0].ice_pwd), ("0f1e2d3c", "a" * 32)
+        )
+        self.assertEqual((media.local_ice_ufrag, media.local_ice_pwd), ("0f1e2d3c", "a" * 32))
+        self.assertEqual(
+            (media.remote_ice_ufrag, media.remote_ice_pwd), ("SjRo", "IdLENSKYfa3qVRhtqyxzIqbf")
+        )
 
 
 class IceAndSessionTests(SynchronousTestCase):

@@ -206,3 +206,72 @@ class DtlsRoleTests(SynchronousTestCase):
                 ("video", 0, "1"),
             ],
         )
+
+
+#: Chromium's offer and ICE-restart re-offer from one JsSIP call (test/data/sdp/README.md).
+RESTART_OFFER = "chromium-jssip-ice-restart-offer-loopback.sdp"
+RESTART_REOFFER = "chromium-jssip-ice-restart-reoffer-loopback.sdp"
+
+
+def ice(media: NegotiatedMedia) -> tuple[str | None, str | None]:
+    """Our (ufrag, pwd) in an exchange."""
+    return media.local_ice_ufrag, media.local_ice_pwd
+
+
+class IceRestartTests(SynchronousTestCase):
+    """RFC 8839 §4.4.1.1.2: a re-offer restarting ICE is answered with new credentials."""
+
+    def answer(self, session: SdpSession, offer: SessionDescription) -> NegotiatedMedia:
+        session.receive_offer(offer)
+        result = session.create_answer()
+        assert not isinstance(result, NotAcceptable)
+        answer, media = result
+        self.assertEqual((answer.media[0].ice_ufrag, answer.media[0].ice_pwd), ice(media))
+        return media
+
+    def test_chromium_restart_gets_new_credentials_and_keeps_dtls(self) -> None:
+        session = webrtc_session()
+        first = self.answer(session, load_sdp(RESTART_OFFER))
+        self.assertEqual(ice(first), (WEBRTC_LOCAL.ice_ufrag, WEBRTC_LOCAL.ice_pwd))
+        first_sdp = session.local_sdp
+        assert first_sdp is not None
+        restarted = self.answer(session, load_sdp(RESTART_REOFFER))
+        new = ice(restarted)
+        self.assertNotIn(new[0], (None, WEBRTC_LOCAL.ice_ufrag))
+        self.assertNotIn(new[1], (None, WEBRTC_LOCAL.ice_pwd))
+        # Fresh tokens of RFC 8839 §5.4's sizes, kept for the exchanges that follow.
+        self.assertRegex(new[0] or "", r"^[0-9a-f]{8}$")
+        self.assertRegex(new[1] or "", r"^[0-9a-f]{32}$")
+        self.assertEqual((session.local.ice_ufrag, session.local.ice_pwd), new)
+        self.assertEqual(restarted.remote_ice_ufrag, "SjRo")
+        # RFC 8842 §4: no new DTLS association: same role, same fingerprint.
+        assert session.local_sdp is not None
+        for attribute in ("setup", "fingerprint"):
+            self.assertEqual(
+                session.local_sdp.media[0].attrs(attribute), first_sdp.media[0].attrs(attribute)
+            )
+        self.assertEqual(session.local_sdp.origin.sess_version, first_sdp.origin.sess_version + 1)
+        # The same re-offer again (a later hold or unhold) restarts nothing; nor does ours.
+        self.assertEqual(ice(self.answer(session, load_sdp(RESTART_REOFFER))), new)
+        offer = session.create_offer()
+        self.assertEqual((offer.media[0].ice_ufrag, offer.media[0].ice_pwd), new)
+
+    def test_refused_restart_keeps_the_credentials(self) -> None:
+        session = webrtc_session()
+        self.answer(session, load_sdp(RESTART_OFFER))
+        opus_only = load(RESTART_REOFFER).decode().replace("111 63 9 0 8 13 110 126", "111")
+        session.receive_offer(SessionDescription.parse(opus_only))
+        self.assertIsInstance(session.create_answer(), NotAcceptable)
+        self.assertEqual(session.local, WEBRTC_LOCAL)
+        # Retried acceptably, it restarts then.
+        self.assertNotEqual(ice(self.answer(session, load_sdp(RESTART_REOFFER)))[0], "5c1e9a0d")
+
+    def test_a_leg_without_ice_credentials_never_restarts(self) -> None:
+        local = dataclasses.replace(WEBRTC_LOCAL, ice_ufrag=None, ice_pwd=None)
+        session = SdpSession(
+            dataclasses.replace(WEBRTC_POLICY, ice=False), local, CountingTokens(start=7)
+        )
+        for name in (RESTART_OFFER, RESTART_REOFFER):
+            session.receive_offer(load_sdp(name))
+            self.assertNotIsInstance(session.create_answer(), NotAcceptable)
+        self.assertEqual(session.local, local)

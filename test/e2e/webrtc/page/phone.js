@@ -14,7 +14,7 @@
 //   since SIP.js stops the tracks it was given when a session ends;
 // - one event vocabulary for both libraries (JsSIP's names): connecting, connected,
 //   disconnected, registered, unregistered, registrationFailed, newRTCSession, progress,
-//   accepted, confirmed, failed, ended, hold, unhold, reinvite, sdp, ice_state,
+//   accepted, confirmed, failed, ended, hold, unhold, ice_restart, reinvite, sdp, ice_state,
 //   remote_candidate_dropped, and ws_connecting / ws_open / ws_error / ws_close from the tap.
 'use strict';
 
@@ -440,6 +440,42 @@
     return { held: hold === r.ok, ...r };
   }
 
+  // A re-INVITE whose offer restarts ICE (RFC 8445 §9: new a=ice-ufrag/a=ice-pwd, gathered
+  // afresh), as after `pc.restartIce()` or a network change; media direction is unchanged.
+  async function restartIce({ timeout_ms = 10000 }) {
+    const s = currentSession();
+    const from = st.events.length;
+    if (s.lib === 'jssip') {
+      // As for hold: JsSIP calls back only on success and ends the call when the re-INVITE
+      // fails, reporting no status code.
+      const done = new Promise((resolve) => {
+        const rtcOfferConstraints = { iceRestart: true, offerToReceiveAudio: true };
+        if (!s.raw.renegotiate({ rtcOfferConstraints }, () => resolve(true))) resolve(false);
+      });
+      const ended = waitEvent(from, ['ended', 'failed'], timeout_ms).then(() => false);
+      const ok = await M.withTimeout(Promise.race([done, ended]), timeout_ms, 'restart_ice');
+      if (ok) record('ice_restart', { originator: 'local' });
+      return { ok, status_code: null };
+    }
+    s.raw.sessionDescriptionHandlerOptionsReInvite = {
+      offerOptions: { iceRestart: true },
+      constraints: { audio: M.MIC_CONSTRAINTS, video: false },
+    };
+    const result = new Promise((resolve) => {
+      const requestDelegate = {
+        onAccept: (r) => {
+          record('ice_restart', { originator: 'local' });
+          resolve({ ok: true, ...sipjsStatus(r) });
+        },
+        onReject: (r) => resolve({ ok: false, ...sipjsStatus(r) }),
+      };
+      s.raw
+        .invite({ requestDelegate })
+        .catch((err) => resolve({ ok: false, status_code: null, cause: String(err) }));
+    });
+    return M.withTimeout(result, timeout_ms, 'restart_ice');
+  }
+
   // --- commands ------------------------------------------------------------------------------
   const phone = {
     async init(o) {
@@ -607,6 +643,7 @@
 
     hold: (args) => setHold(true, args || {}),
     unhold: (args) => setHold(false, args || {}),
+    restart_ice: (args) => restartIce(args || {}),
 
     async audio({ ms = 1000 } = {}) {
       const track = remoteAudioTrack();
