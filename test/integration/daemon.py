@@ -117,6 +117,8 @@ class Daemon:
     :param debug_log: also write a ``full`` log with DEBUG records (off for benchmarks).
     :param console_levels: logger.conf levels of the console (the output file).
     :param dialplan: extensions.conf text (default: the peers' context, hanging up).
+    :param extra_sip: raw text appended to sip.conf (sections that are not devices, such as
+        ``[authentication]``).
     """
 
     def __init__(
@@ -131,6 +133,7 @@ class Daemon:
         debug_log: bool = True,
         console_levels: str = "notice,warning,error,verbose",
         dialplan: str = DEFAULT_DIALPLAN,
+        extra_sip: str = "",
     ) -> None:
         self.confdir = Path(root)
         self.peers = dict(peers)
@@ -141,6 +144,7 @@ class Daemon:
         self.debug_log = debug_log
         self.console_levels = console_levels
         self.dialplan = dialplan
+        self.extra_sip = extra_sip
         self.udp_port = 0
         self.tcp_port = 0
         self.tls_port = 0
@@ -214,7 +218,7 @@ class Daemon:
             "pbx.conf": render_conf(
                 [("directories", {"rundir": "run", "dbdir": "db", "logdir": "log"})]
             ),
-            "sip.conf": render_conf(sections),
+            "sip.conf": render_conf(sections) + self.extra_sip,
             "http.conf": render_conf([("general", {"enabled": "no"})]),
             "extensions.conf": self.dialplan,
             "logger.conf": render_conf(

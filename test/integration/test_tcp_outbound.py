@@ -187,6 +187,20 @@ def test_tls_trunk_verifies_the_far_end(far_end: Daemon, tmp_path: Path) -> None
         busy = call(pbx, tmp_path / "trusted", "desk1", "400", "uac_reject.xml")
         assert statuses_to(busy, "INVITE")[-1] == 486, explain(busy)
         assert db_get(pbx, "test", "far") == "BUSY"
+        # The same credentials from [authentication] for the far end's realm instead of the
+        # peer's own (chan_sip's realm authentication): still answered, still busy.
+        far = {
+            k: v for k, v in pbx.peers["far"].items() if k not in ("defaultuser", "remotesecret")
+        }
+        pbx.peers["far"] = far
+        pbx.extra_sip = "\n[authentication]\nauth=office:office-pw@pbx-test\n"
+        pbx.write_config()
+        assert pbx.rx("sip reload").returncode == 0
+        deleted = pbx.cli("database del test far")
+        assert "removed" in deleted.lower(), deleted
+        busy = call(pbx, tmp_path / "realm", "desk1", "400", "uac_reject.xml")
+        assert statuses_to(busy, "INVITE")[-1] == 486, explain(busy)
+        assert db_get(pbx, "test", "far") == "BUSY"
 
 
 # -- a phone that closed its connection mid-call -----------------------------------------------
