@@ -4,12 +4,15 @@ One :class:`CdrRecord` per call that reached the dialplan, built when the call e
 inbound channel (and the channel it was bridged to). A blind transfer splits records as
 Asterisk does: the transferee's CDR up to the transfer is written when the transferor leaves,
 and its continuation (or, for a transferred callee, its new dialplan run) gets a record of its
-own starting at the transfer (``Channel.cdr_start``). Dispositions follow Asterisk: ANSWERED,
-NO ANSWER, BUSY, FAILED (CONGESTION with ``congestion=yes``). :func:`csv_line` renders the
-``Master.csv`` column order: accountcode, src, dst, dcontext, clid, channel, dstchannel,
-lastapp, lastdata, start, answer, end, duration, billsec, disposition, amaflags, then uniqueid
-and userfield when ``loguniqueid``/``loguserfield`` ask for them. Strings are double-quoted
-with embedded quotes doubled, integers bare, empty timestamps empty.
+own starting at the transfer (``Channel.cdr_start``). An attended transfer splits nothing: the
+transferee's Dial goes on, so its record runs to the end of the joined call and names the new
+party as dstchannel, and the transferor's own call ends when it leaves. Dispositions follow
+Asterisk: ANSWERED, NO ANSWER, BUSY, FAILED (CONGESTION with ``congestion=yes``).
+:func:`csv_line` renders the ``Master.csv`` column order: accountcode, src, dst, dcontext,
+clid, channel, dstchannel, lastapp, lastdata, start, answer, end, duration, billsec,
+disposition, amaflags, then uniqueid and userfield when ``loguniqueid``/``loguserfield`` ask
+for them. Strings are double-quoted with embedded quotes doubled, integers bare, empty
+timestamps empty.
 """
 
 from __future__ import annotations

@@ -16,6 +16,17 @@ there; the caller's CDR so far is written at that moment and a new one starts
 (:attr:`SipDialer.on_transferred`). When the caller transfers, the callee leaves the bridge and
 runs the dialplan from there as a new call with its own CDR (Asterisk starts a PBX on it); the
 caller's Dial ends, with DIALSTATUS ANSWER, once the caller's leg hangs up.
+
+Attended transfer (REFER with ``Replaces``, RFC 5589 §7): the transferor B is in two bridged
+Dials, the one it was called by (A's Dial, B its callee) and the one it placed (B's Dial, C its
+callee); the REFER may come on either and name the other. A's Dial takes C over as its callee:
+the A<->C bridge is made first (a :class:`MediaError`, e.g. opus against G.711, refuses the
+REFER 488 and leaves both calls as they were), B's legs leave both bridges, and B's Dial ends
+(ANSWER) when B's leg hangs up, without hanging C up. A's Dial then runs as if C had answered
+it: either party's hang-up ends it with DIALSTATUS ANSWER. Two Dials in which B has the same
+role (both placed by B, or both placed to B) would leave no dialplan owning the joined call, so
+that REFER is answered 501. CDRs are not split: A's record goes on to the end of the joined
+call with C as dstchannel (as Asterisk, whose transferee keeps its CDR), B's ends with B's leg.
 """
 
 from __future__ import annotations
@@ -32,10 +43,11 @@ from pbx.call.dialplan_api import DialOptions, DialResult, DialStatus
 from pbx.call.inbound_leg import InboundLeg
 from pbx.call.media_plan import callee_codecs, caller_codecs_for, offered_codecs
 from pbx.call.outbound_leg import OutboundLeg
-from pbx.call.sip_leg import SipLeg
+from pbx.call.sip_leg import Attended, SipLeg
 from pbx.core import causes
 from pbx.core.clock import Cancellable, Scheduler
 from pbx.core.errors import MediaError
+from pbx.sip.refer import Replaces
 
 if TYPE_CHECKING:
     from pbx.call.bridge import Bridge
@@ -45,6 +57,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BridgeFactory = Callable[["MediaLeg", "MediaLeg"], "Bridge"]
+
+CALLER, CALLEE = "caller", "callee"
 
 
 def status_for(failures: list[int]) -> DialStatus:
@@ -78,6 +92,9 @@ class SipDialer:
         self.on_transferred: Callable[[Channel, Channel], None] = lambda a, b: None
         """The callee ``b`` blind-transferred the caller ``a``: write ``a``'s CDR so far now (a new
         one starts right after, see :meth:`Channel.restart_cdr`)."""
+        self.bridged: dict[SipLeg, tuple[DialAttempt, str]] = {}
+        """Every bridged SIP leg: its Dial and its role there (:data:`CALLER`/:data:`CALLEE`),
+        which is how an attended transfer finds the Dial of the call ``Replaces`` names."""
 
     def dial(
         self, caller: Channel, targets: list[str], timeout: float | None, options: DialOptions
@@ -113,6 +130,7 @@ class DialAttempt:
         self.transferred = False
         """The caller transferred the callee away: the caller's hang-up leaves the callee."""
         self._transfer_legs: list[SipLeg] = []
+        self._winner_leg: OutboundLeg | None = None
 
     # -- start ---------------------------------------------------------------------------------
     def start(self) -> Deferred[DialResult]:
@@ -253,16 +271,34 @@ class DialAttempt:
             "%s answered %s", callee.name, self.caller.name, extra={"channel": self.caller.name}
         )
         self.dialer.on_bridged(self.caller, callee)
+        self._arm(callee, leg)
+
+    def _arm(self, callee: Channel, leg: OutboundLeg) -> None:
+        """The caller and ``callee`` are bridged: pass hold across, take transfers, watch."""
+        self._winner_leg = leg
         caller_leg = self.caller.tech_pvt
         if caller_leg is not None:
             caller_leg.peer_hold_changed = leg.hold
         leg.peer_hold_changed = caller_leg.hold if caller_leg is not None else None
         leg.blind_transfer = lambda exten: self._transfer_caller(callee, exten)
+        leg.attended_transfer = lambda replaces: self._attended(CALLEE, replaces)
         self._transfer_legs = [leg]
+        self.dialer.bridged[leg] = (self, CALLEE)
         if isinstance(caller_leg, SipLeg):
             caller_leg.blind_transfer = lambda exten: self._transfer_callee(callee, exten)
+            caller_leg.attended_transfer = lambda replaces: self._attended(CALLER, replaces)
             self._transfer_legs.append(caller_leg)
+            self.dialer.bridged[caller_leg] = (self, CALLER)
         callee.when_hungup().addCallback(lambda cause: self._callee_hungup(callee, cause))
+
+    def _disarm(self) -> None:
+        """The legs of this Dial take no more transfers and pass no more hold."""
+        for leg in self._transfer_legs:
+            leg.blind_transfer = None
+            leg.attended_transfer = None
+            leg.peer_hold_changed = None
+            self.dialer.bridged.pop(leg, None)
+        self._transfer_legs = []
 
     # -- blind transfer ------------------------------------------------------------------------
     def _transfer_target(self, transferor: Channel, transferee: Channel, exten: str) -> str | None:
@@ -290,9 +326,7 @@ class DialAttempt:
         if self.bridge is not None:
             self.bridge.stop()
             self.bridge = None
-        for leg in self._transfer_legs:
-            leg.blind_transfer = None
-            leg.peer_hold_changed = None
+        self._disarm()
         self.caller.bridged_to = None
         callee.bridged_to = None
 
@@ -343,6 +377,79 @@ class DialAttempt:
 
         return transfer
 
+    # -- attended transfer -----------------------------------------------------------------------
+    def _attended(self, role: str, replaces: Replaces) -> Attended | tuple[int, str]:
+        """This Dial's ``role`` leg sent a REFER replacing another call (module docstring)."""
+        sip = self.dialer.sip
+        key = (replaces.call_id, replaces.to_tag, replaces.from_tag)
+        replaced = None if sip is None else sip.leg_by_dialog(key)
+        if replaced is None or replaced.channel.gone:
+            return 481, "Call/Transaction Does Not Exist"
+        side = self.dialer.bridged.get(replaced)
+        if self.done.called or side is None or side[0] is self or side[0].done.called:
+            return 603, "Declined (No bridged channel)"
+        other, other_role = side
+        if other_role == role:
+            return 501, "Not Implemented (attended transfer between these calls)"
+        keep, release = (self, other) if role == CALLEE else (other, self)
+        target, target_leg = release.winner, release._winner_leg
+        transferee = keep.caller
+        if target is None or target_leg is None or transferee.media is None or target.media is None:
+            return 603, "Declined (No bridged channel)"
+        try:
+            bridge = self.dialer.bridge_factory(transferee.media, target.media)
+        except MediaError as e:
+            log.info(
+                "Attended transfer of %s to %s refused: %s",
+                transferee.name,
+                target.name,
+                e,
+                extra={"channel": transferee.name},
+            )
+            return 488, "Not Acceptable Here"
+
+        def join() -> None:
+            release._give_up()
+            keep._take_over(target, target_leg, bridge)
+
+        return Attended(join, replaced.channel)
+
+    def _give_up(self) -> None:
+        """An attended transfer took the callee to another Dial: this one ends (ANSWER) when
+        the caller (the transferor) leaves, without hanging the callee up."""
+        if self.bridge is not None:
+            self.bridge.stop()
+            self.bridge = None
+        self._disarm()
+        self.transferred = True
+        self.caller.bridged_to = None
+
+    def _take_over(self, callee: Channel, leg: OutboundLeg, bridge: Bridge) -> None:
+        """An attended transfer replaced this Dial's callee (the transferor) by ``callee``,
+        already bridged to the caller by ``bridge``."""
+        old = self.winner
+        log.info(
+            "%s attended-transferred %s to %s",
+            old.name if old is not None else "?",
+            self.caller.name,
+            callee.name,
+            extra={"channel": self.caller.name},
+        )
+        if self.bridge is not None:
+            self.bridge.stop()
+        self._disarm()
+        if old is not None:
+            old.bridged_to = None
+        self.bridge = bridge
+        self.winner = callee
+        self.caller.bridged_to = callee
+        callee.bridged_to = self.caller
+        self.caller.last_bridged = callee
+        self.caller.variables["DIALEDPEERNAME"] = callee.name
+        self.caller.variables["BRIDGEPEER"] = callee.name
+        self.dialer.on_bridged(self.caller, callee)
+        self._arm(callee, leg)
+
     def _leg_failed(self, channel: Channel, cause: int, status: int, reason: str) -> None:
         log.info(
             "%s is %s (%d %s)",
@@ -389,7 +496,8 @@ class DialAttempt:
             self.winner.hangup(causes.NORMAL_CLEARING)
 
     def _callee_hungup(self, callee: Channel, cause: int) -> None:
-        if self.done.called or self.transferred:
+        if self.done.called or self.transferred or callee is not self.winner:
+            # (an attended transfer replaced this callee by another)
             return
         if self.bridge is not None:
             self.bridge.stop()
@@ -426,8 +534,6 @@ class DialAttempt:
         )
 
     def _finish(self, result: DialResult) -> None:
-        for leg in self._transfer_legs:
-            leg.blind_transfer = None
-        self._transfer_legs = []
+        self._disarm()
         if not self.done.called:
             self.done.callback(result)

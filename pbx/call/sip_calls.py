@@ -272,12 +272,16 @@ class SipCalls:
 
     def _leg_for(self, request: Request) -> SipLeg | None:
         """The live leg whose dialog this in-dialog request (or ACK) belongs to."""
-        key = (request.call_id, request.to.tag or "", request.from_.tag or "")
+        return self.leg_by_dialog((request.call_id, request.to.tag or "", request.from_.tag or ""))
+
+    def leg_by_dialog(self, key: DialogId) -> SipLeg | None:
+        """The live leg with dialog ``(Call-ID, local tag, remote tag)`` (also how an attended
+        transfer finds the call its ``Replaces`` names)."""
         leg = self.registry.by_dialog.get(key)
         if leg is not None:
             return leg
         # An outbound leg's dialog is created by its first tagged response: index it then.
-        for candidate in self.registry.outbound.get(request.call_id, ()):
+        for candidate in self.registry.outbound.get(key[0], ()):
             if candidate.dialog is not None and candidate.dialog.id == key:
                 self.registry.by_dialog[key] = candidate
                 return candidate

@@ -17,12 +17,14 @@ from pbx.call.dial import status_for
 from pbx.call.dialplan_api import DialOptions, DialResult
 from pbx.call.inbound_leg import InboundLeg
 from pbx.call.outbound_leg import OutboundLeg
+from pbx.call.sip_leg import Attended
 from pbx.core import causes
 from pbx.core.addr import Address
 from pbx.core.errors import MediaError
 from pbx.sdp.model import SessionDescription
 from pbx.sip.flow import Flow
 from pbx.sip.message import Request, Response
+from pbx.sip.refer import Replaces
 from test.unit.call.fakes import (
     UDP_FLOW,
     CallsHarness,
@@ -408,6 +410,154 @@ class TransferTests(SynchronousTestCase):
         d.callee_bye(self.invite, BOB, "b1")
         self.assertEqual(d.results[0].peer_hangup, True)
         self.assertIsNone(d.caller_leg.blind_transfer)  # a REFER from the caller now gets 603
+
+
+class AttendedTransferTests(SynchronousTestCase):
+    """Attended transfer through the hooks the SIP legs call on a REFER with Replaces (the REFER
+    itself is tested in test_sip_leg.py). desk2 (A) called bob (B1); bob called the trunk (C)
+    from its own second call (B2); bob joins A and C."""
+
+    def setUp(self) -> None:
+        d = self.d = Dial()
+        d.dial("SIP/bob")
+        self.invite1 = d.invites()[BOB]
+        d.answer(self.invite1, BOB, "b1")
+        self.b1 = d.callee()
+        b1_leg = self.b1.tech_pvt
+        assert isinstance(b1_leg, OutboundLeg)
+        self.b1_leg = b1_leg
+        # bob's second call, to 200, which dials the trunk.
+        invite = edit(
+            load("baresip-invite.sip"),
+            ("<sip:desk1@127.0.0.1>;tag=7761f1dc63a4e98c", "<sip:bob@127.0.0.1>;tag=bobtag2"),
+            ("Call-ID: 8c28da1169e6b780", "Call-ID: bob-call-2"),
+            ("UDP 127.0.0.1:47300", "UDP 127.0.0.1:47310"),
+            ("0x5598df4abb30@127.0.0.1:47300", "0x5598df4abb30@127.0.0.1:47310"),
+            ("branch=z9hG4bK05a5c07a84fb15f8", "branch=z9hG4bK05a5c07a84fb15f9"),
+        )
+        d.h.network.deliver(request(invite), Flow(UDP_FLOW.kind, UDP_FLOW.local, BOB))
+        self.b2: Channel = d.h.started[1][0]
+        b2_leg = self.b2.tech_pvt
+        assert isinstance(b2_leg, InboundLeg) and b2_leg.dialog is not None
+        self.b2_leg = b2_leg
+        self.results2: list[DialResult] = []
+        self.b2.dial(["SIP/trunk/100"], 20, DialOptions()).addCallback(self.results2.append)
+        self.invite2 = d.invites()[TRUNK]
+        d.answer(self.invite2, TRUNK, "t1")
+        self.c = d.callee(1)
+        d.out()
+        d.h.clock.advance(10)
+        self.replaces_b2 = Replaces("bob-call-2", b2_leg.dialog.local_tag, "bobtag2")
+        assert b1_leg.dialog is not None
+        self.replaces_b1 = Replaces(self.invite1.call_id, b1_leg.dialog.local_tag, "b1")
+
+    def transfer(self, leg: InboundLeg | OutboundLeg, replaces: Replaces) -> Attended:
+        assert leg.attended_transfer is not None
+        outcome = leg.attended_transfer(replaces)
+        assert isinstance(outcome, Attended), outcome
+        return outcome
+
+    def assert_joined(self, outcome: Attended) -> None:
+        d, c = self.d, self.c
+        # The A<->C bridge is made before the REFER is accepted (it may refuse); nothing else.
+        old1, old2, joined = d.h.bridges.bridges
+        self.assertEqual(joined.legs, (d.caller.media, c.media))
+        self.assertEqual((old1.stopped, old2.stopped, d.caller.bridged_to), (0, 0, self.b1))
+        outcome.join()
+        self.assertEqual((old1.stopped, old2.stopped), (1, 1))
+        self.assertEqual((d.caller.bridged_to, c.bridged_to), (c, d.caller))
+        self.assertEqual((self.b1.bridged_to, self.b2.bridged_to), (None, None))
+        self.assertEqual(d.caller.variables["DIALEDPEERNAME"], c.name)  # A's CDR dstchannel
+        self.assertEqual(d.h.bridged[-1], (d.caller, c))
+        for leg in (self.b1_leg, self.b2_leg):
+            self.assertEqual((leg.attended_transfer, leg.blind_transfer), (None, None))
+        c_leg = c.tech_pvt
+        assert isinstance(c_leg, OutboundLeg)
+        self.assertIsNotNone(c_leg.attended_transfer)  # C may transfer in turn
+        self.assertEqual(c_leg.peer_hold_changed, d.caller_leg.hold)
+        self.assertEqual(d.caller_leg.peer_hold_changed, c_leg.hold)
+        # The transferor's legs leave (the REFER's leg hangs them up after the final NOTIFY).
+        self.b1.hangup()
+        self.b2.hangup()
+        self.assertEqual((d.results, c.gone, d.caller.gone), ([], False, False))
+        (result2,) = self.results2
+        self.assertEqual((result2.status, result2.peer_name), ("ANSWER", c.name))
+
+    def test_refer_on_the_first_call_naming_the_second(self) -> None:
+        outcome = self.transfer(self.b1_leg, self.replaces_b2)
+        self.assertIs(outcome.replaced, self.b2)
+        self.assert_joined(outcome)
+
+    def test_refer_on_the_second_call_naming_the_first(self) -> None:
+        outcome = self.transfer(self.b2_leg, self.replaces_b1)
+        self.assertIs(outcome.replaced, self.b1)
+        self.assert_joined(outcome)
+
+    def test_then_the_target_hangs_up(self) -> None:
+        d = self.d
+        self.assert_joined(self.transfer(self.b1_leg, self.replaces_b2))
+        d.h.clock.advance(5)
+        d.callee_bye(self.invite2, TRUNK, "t1")
+        (result,) = d.results
+        self.assertEqual(
+            (result.status, result.peer_hangup, result.peer_name, result.answered_time),
+            ("ANSWER", True, self.c.name, 15.0),
+        )
+        self.assertEqual(d.h.bridges.bridges[-1].stopped, 1)
+
+    def test_then_the_transferee_hangs_up(self) -> None:
+        d = self.d
+        self.assert_joined(self.transfer(self.b1_leg, self.replaces_b2))
+        d.out()
+        d.caller.hangup()
+        (result,) = d.results
+        self.assertEqual((result.status, result.peer_hangup), ("ANSWER", False))
+        self.assertEqual(self.c.hangup_cause, causes.NORMAL_CLEARING)
+        sent = [(a, m.method) for a, m in d.out() if isinstance(m, Request)]
+        self.assertEqual(sent, [(TRUNK, "BYE")])
+
+    def test_unknown_dialog_is_481(self) -> None:
+        assert self.b1_leg.attended_transfer is not None
+        for replaces in (
+            Replaces("nope", self.replaces_b2.to_tag, "bobtag2"),
+            Replaces("bob-call-2", "bobtag2", self.replaces_b2.to_tag),  # tags swapped
+        ):
+            self.assertEqual(
+                self.b1_leg.attended_transfer(replaces), (481, "Call/Transaction Does Not Exist")
+            )
+        self.assertEqual([b.stopped for b in self.d.h.bridges.bridges], [0, 0])
+
+    def test_no_common_codec_is_488_and_keeps_both_calls(self) -> None:
+        self.d.h.bridges.error = MediaError("cannot bridge opus with ulaw")
+        assert self.b1_leg.attended_transfer is not None
+        with self.assertLogs("pbx.call.dial", "INFO"):
+            outcome = self.b1_leg.attended_transfer(self.replaces_b2)
+        self.assertEqual(outcome, (488, "Not Acceptable Here"))
+        self.assertEqual([b.stopped for b in self.d.h.bridges.bridges], [0, 0])
+        self.assertEqual(self.d.caller.bridged_to, self.b1)
+
+    def test_same_role_in_both_calls_is_501(self) -> None:
+        # bob's second call (its caller leg) naming desk2's leg, also a Dial's caller.
+        dialog = self.d.caller_leg.dialog
+        assert dialog is not None
+        replaces = Replaces(dialog.call_id, dialog.local_tag, dialog.remote_tag)
+        assert self.b2_leg.attended_transfer is not None
+        self.assertEqual(
+            self.b2_leg.attended_transfer(replaces),
+            (501, "Not Implemented (attended transfer between these calls)"),
+        )
+
+    def test_replacing_a_call_of_the_same_dial_or_an_ended_one_is_declined(self) -> None:
+        dialog = self.d.caller_leg.dialog
+        assert dialog is not None and self.b1_leg.attended_transfer is not None
+        own = Replaces(dialog.call_id, dialog.local_tag, dialog.remote_tag)
+        self.assertEqual(self.b1_leg.attended_transfer(own), (603, "Declined (No bridged channel)"))
+        self.d.callee_bye(self.invite2, TRUNK, "t1")  # call 2 is over
+        self.assertIsNone(self.b2_leg.attended_transfer)
+        self.assertEqual(
+            self.b1_leg.attended_transfer(self.replaces_b2)[:1],  # type: ignore[index]
+            (603,),
+        )
 
 
 class EarlyMediaTests(SynchronousTestCase):

@@ -452,6 +452,15 @@ class InDialogRoutingTests(SynchronousTestCase):
         h.network.deliver(request(edit(load("baresip-bye.sip"), (";tag=as21ac11ec", ""))), UDP_FLOW)
         self.assertEqual(h.network.statuses(), [481])
 
+    def test_leg_by_dialog_is_local_tag_then_remote_tag(self) -> None:
+        # What an attended transfer's Replaces is matched with (to-tag = pbx's tag).
+        h, _, leg = self.call()
+        assert leg.dialog is not None
+        call_id, local, remote = leg.dialog.id
+        self.assertIs(h.sip.leg_by_dialog((call_id, local, remote)), leg)
+        self.assertIsNone(h.sip.leg_by_dialog((call_id, remote, local)))
+        self.assertIsNone(h.sip.leg_by_dialog(("other", local, remote)))
+
     def test_refer_outside_a_dialog_is_declined_as_chan_sip(self) -> None:
         h, _, _ = self.call()
         refer = edit(

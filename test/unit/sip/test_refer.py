@@ -11,7 +11,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.core.errors import RemoteProtocolError
 from pbx.sip.message import Request
-from pbx.sip.refer import notify_headers, refer_target, sipfrag
+from pbx.sip.refer import Replaces, notify_headers, refer_target, sipfrag
 from test.unit.call.fakes import edit, load, request
 
 
@@ -30,15 +30,24 @@ class ReferTargetTests(SynchronousTestCase):
         rows = [
             # (header lines, (extension, scheme, host, replaces) or (status, reason)); Refer-To
             # is single-valued, so a comma list is one malformed value.
-            (("Refer-To: <sip:2003@127.0.0.1>",), ("2003", "sip", "127.0.0.1", False)),
-            (("Refer-To: sip:2003@127.0.0.1",), ("2003", "sip", "127.0.0.1", False)),
+            (("Refer-To: <sip:2003@127.0.0.1>",), ("2003", "sip", "127.0.0.1", None)),
+            (("Refer-To: sip:2003@127.0.0.1",), ("2003", "sip", "127.0.0.1", None)),
             (("r: <sips:2003@pbx.example.org;user=phone>",),
-             ("2003", "sips", "pbx.example.org", False)),
+             ("2003", "sips", "pbx.example.org", None)),
             (('Refer-To: "Front desk" <sip:%32003@127.0.0.1:5060>;method=INVITE',),
-             ("2003", "sip", "127.0.0.1", False)),
-            (("Refer-To: <sip:127.0.0.1>",), ("s", "sip", "127.0.0.1", False)),
+             ("2003", "sip", "127.0.0.1", None)),
+            (("Refer-To: <sip:127.0.0.1>",), ("s", "sip", "127.0.0.1", None)),
             (("Refer-To: <sip:2003@127.0.0.1?Replaces=a%40b%3Bto-tag%3D1%3Bfrom-tag%3D2>",),
-             ("2003", "sip", "127.0.0.1", True)),
+             ("2003", "sip", "127.0.0.1", Replaces("a@b", "1", "2"))),
+            # RFC 5589 §7.1's example, header name in another case, early-only ignored.
+            (("Refer-To: <sips:Target@target.example.org?replaces=090459243588173445%3Bfrom-tag"
+              "%3D31431%3Bto-tag%3D7553452%3Bearly-only>",),
+             ("Target", "sips", "target.example.org",
+              Replaces("090459243588173445", "7553452", "31431"))),
+            (("Refer-To: <sip:2003@127.0.0.1?Replaces=a%40b%3Bto-tag%3D1>",),
+             (400, "Bad Replaces")),
+            (("Refer-To: <sip:2003@127.0.0.1?Replaces=%3Bto-tag%3D1%3Bfrom-tag%3D2>",),
+             (400, "Bad Replaces")),
             ((), (400, "Missing Refer-To")),
             (("Refer-To: <sip:2003@127.0.0.1>", "Refer-To: <sip:2004@127.0.0.1>"),
              (400, "Multiple Refer-To")),
