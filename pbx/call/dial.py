@@ -43,7 +43,8 @@ from pbx.call.dialplan_api import DialOptions, DialResult, DialStatus
 from pbx.call.inbound_leg import InboundLeg
 from pbx.call.media_plan import callee_codecs, caller_codecs_for, offered_codecs
 from pbx.call.outbound_leg import OutboundLeg
-from pbx.call.sip_leg import Attended, SipLeg
+from pbx.call.sip_leg import SipLeg
+from pbx.call.transfer import Attended
 from pbx.core import causes
 from pbx.core.clock import Cancellable, Scheduler
 from pbx.core.errors import MediaError

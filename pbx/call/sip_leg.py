@@ -11,22 +11,8 @@ of ``Dial``); it CANCELs only once a provisional response arrived (§9.1). Both 
 :class:`pbx.sdp.negotiator.SdpSession` against their own :class:`~pbx.call.media.MediaLeg`, so
 media is anchored: each leg talks to pbx, the bridge joins them.
 
-A REFER without ``Replaces`` is a blind transfer (RFC 5589 §6), handled as chan_sip does:
-400 for a missing, repeated or non-SIP ``Refer-To``; 603 with ``allowtransfer=no`` or when the
-leg is not in a bridge; 404 when the extension does not exist in the transfer context (pbx
-checks before accepting, so the phone keeps its call); else 202, a NOTIFY ``SIP/2.0 100
-Trying``, the transfer itself (see :attr:`SipLeg.blind_transfer`), a final NOTIFY ``SIP/2.0 200
-OK`` (RFC 3515 §2.4.4-§2.4.5), and once that NOTIFY is answered pbx hangs up the transferor's
-leg (BYE) unless it left first.
-
-A REFER whose ``Refer-To`` carries ``Replaces`` is an attended transfer (RFC 5589 §7, RFC
-3891): the transferor asks pbx to join the party of this call with the party of the call named
-by ``Replaces`` (see :attr:`SipLeg.attended_transfer`). Every refusal is the REFER's own final
-response, so the phone keeps both calls: 400 for a malformed ``Replaces``, 603 as for a blind
-transfer, 481 when no live leg has that dialog (Call-ID, pbx's tag = the to-tag, the
-transferor's tag = the from-tag), and what ``Dial`` answers (488 when the two parties share no
-codec pbx can relay or transcode, 501 for pairs of calls it cannot join). Accepted, it goes as
-a blind transfer does, and after the final NOTIFY pbx hangs up both of the transferor's legs.
+REFER (call transfer) is answered as :mod:`pbx.call.transfer` decides; the leg sends the
+NOTIFYs and leaves afterwards.
 
 Responses that refuse an offer carry chan_sip's ``488 Not Acceptable Here`` plus a
 ``Warning: 399 <host> "<reason>"`` header naming the exact mismatch (RFC 3261 §20.43).
@@ -39,10 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pbx.call.transfer import AttendedTransfer, BlindTransfer, decide_refer
 from pbx.core import causes
 from pbx.core.addr import Address
 from pbx.core.clock import Cancellable, Scheduler
-from pbx.core.errors import LocalProtocolError, RemoteProtocolError
+from pbx.core.errors import LocalProtocolError
 from pbx.core.tokens import TokenSource
 from pbx.sdp.model import SessionDescription
 from pbx.sdp.negotiator import NegotiatedMedia, NotAcceptable, SdpSession
@@ -50,7 +37,7 @@ from pbx.sip.auth import DigestLogin, authorization_for
 from pbx.sip.dialog import Dialog
 from pbx.sip.flow import Flow
 from pbx.sip.message import Request, Response, SipParseError, make_response
-from pbx.sip.refer import Replaces, notify_headers, refer_target, sipfrag
+from pbx.sip.refer import notify_headers, sipfrag
 from pbx.sip.transaction.base import ClientTransaction, ServerTransaction
 from pbx.sip.transaction.layer import TransactionLayer
 from pbx.sip.ua import new_branch
@@ -82,18 +69,6 @@ class LegContext:
     """Drop the leg from the call registry once it is over."""
     realm_logins: dict[str, DigestLogin] = field(default_factory=dict)
     """sip.conf ``[authentication]`` credentials by realm (updated in place on reload)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Attended:
-    """An attended transfer ``Dial`` agreed to (see :attr:`SipLeg.attended_transfer`).
-
-    :ivar join: joins the two remaining parties (called once the REFER is accepted).
-    :ivar replaced: the transferor's other channel, hung up with the transferor's leg.
-    """
-
-    join: Callable[[], None]
-    replaced: Channel
 
 
 @dataclass
@@ -131,10 +106,10 @@ class SipLeg:
         """Our ACKs to 2xx responses by CSeq, resent when a 2xx is retransmitted."""
         self.allowtransfer = True
         """sip.conf ``allowtransfer`` of the device: False answers every REFER 603."""
-        self.blind_transfer: Callable[[str], Callable[[], None] | None] | None = None
+        self.blind_transfer: BlindTransfer | None = None
         """Set while the channel is bridged (by ``Dial``): given the Refer-To extension, the
         action that moves the other party there, or None when the extension does not exist."""
-        self.attended_transfer: Callable[[Replaces], Attended | tuple[int, str]] | None = None
+        self.attended_transfer: AttendedTransfer | None = None
         """Set while the channel is bridged (by ``Dial``): given the dialog a REFER's
         ``Replaces`` names, what joins the two other parties, or the (status, reason) the REFER
         is refused with."""
@@ -275,30 +250,15 @@ class SipLeg:
 
     def _refer(self, request: Request, tx: ServerTransaction) -> None:
         """A transfer request (RFC 3515); see the module docstring for the answers."""
-        status, reason = 202, "Accepted"
-        action = None
-        replaced: Channel | None = None
-        try:
-            target = refer_target(request)
-        except RemoteProtocolError as e:
-            status, reason = e.response_hint, e.message
-        else:
-            blind, attended = self.blind_transfer, self.attended_transfer
-            hook = blind if target.replaces is None else attended
-            if not self.allowtransfer:
-                status, reason = 603, "Declined"
-            elif hook is None or not self.channel.up or self.terminated:
-                status, reason = 603, "Declined (No bridged channel)"
-            elif target.replaces is not None and attended is not None:
-                outcome = attended(target.replaces)
-                if isinstance(outcome, Attended):
-                    action, replaced = outcome.join, outcome.replaced
-                else:
-                    status, reason = outcome
-            elif blind is not None:
-                action = blind(target.exten)
-                if action is None:
-                    status, reason = 404, "Not Found"
+        outcome = decide_refer(
+            request,
+            allowed=self.allowtransfer,
+            bridged=self.channel.up and not self.terminated,
+            blind=self.blind_transfer,
+            attended=self.attended_transfer,
+        )
+        status, reason, action = outcome.status, outcome.reason, outcome.action
+        replaced, target = outcome.replaced, outcome.target
         tx.respond(self._reply(request, status, reason), self.now)
         self.ctx.kick()
         name = self.channel.name
@@ -308,7 +268,8 @@ class SipLeg:
             )
             return
         if replaced is None:
-            log.info("Blind transfer by %s to '%s'", name, target.exten, extra={"channel": name})
+            exten = target.exten if target is not None else ""
+            log.info("Blind transfer by %s to '%s'", name, exten, extra={"channel": name})
         else:
             log.info(
                 "Attended transfer by %s replacing %s", name, replaced.name, extra={"channel": name}

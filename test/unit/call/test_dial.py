@@ -17,7 +17,7 @@ from pbx.call.dial import status_for
 from pbx.call.dialplan_api import DialOptions, DialResult
 from pbx.call.inbound_leg import InboundLeg
 from pbx.call.outbound_leg import OutboundLeg
-from pbx.call.sip_leg import Attended
+from pbx.call.transfer import Attended
 from pbx.core import causes
 from pbx.core.addr import Address
 from pbx.core.errors import MediaError

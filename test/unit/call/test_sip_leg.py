@@ -13,7 +13,8 @@ from collections.abc import Callable
 from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.call.channel import Channel
-from pbx.call.sip_leg import T1, Attended
+from pbx.call.sip_leg import T1
+from pbx.call.transfer import Attended
 from pbx.core import causes
 from pbx.sip.message import Request, Response
 from pbx.sip.refer import Replaces
