@@ -34,11 +34,11 @@ from pbx.app.console import CommandRegistry
 from pbx.app.listeners import Listeners, StartupError
 from pbx.app.media_addresses import media_addresses, media_advertise, sound_dirs
 from pbx.call.bridge import bridge
+from pbx.call.credentials import realm_logins
 from pbx.call.media_plan import media_policy
 from pbx.call.peers import PeerRegistry
 from pbx.call.qualify import Qualifier
 from pbx.call.registrations import Registrations
-from pbx.call.sip_calls import realm_logins
 from pbx.call.sip_endpoint import EndpointSettings, SipEndpoint
 from pbx.config.logger_conf import LoggerSettings
 from pbx.config.settings import Settings

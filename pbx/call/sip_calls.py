@@ -22,25 +22,26 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from pbx.call.channel import Channel, Dialer, SoundLibrary
+from pbx.call.credentials import outbound_login
+from pbx.call.dial_targets import DialTarget, resolve_dial_string
 from pbx.call.inbound_leg import InboundLeg
 from pbx.call.media_plan import media_policy
 from pbx.call.outbound_leg import OutboundLeg
-from pbx.call.peers import PeerRegistry, Reach, behind_nat
+from pbx.call.peers import PeerRegistry, behind_nat
 from pbx.call.sip_leg import ALLOW, LegContext, SipLeg
 from pbx.config.sip_conf import PeerConfig
-from pbx.config.sip_values import AuthCredential
 from pbx.core import causes
-from pbx.core.addr import Address, TransportKind, bracket, is_ip_literal, parse_hostport, unbracket
+from pbx.core.addr import Address, TransportKind, bracket
 from pbx.core.clock import Cancellable
 from pbx.core.errors import MediaError
 from pbx.sdp.model import SessionDescription
 from pbx.sdp.negotiator import SdpSession, check_offer
-from pbx.sip.auth import AuthResult, Credentials, DigestAuthenticator, DigestLogin
+from pbx.sip.auth import AuthResult, Credentials, DigestAuthenticator
 from pbx.sip.dialog import DialogId
 from pbx.sip.flow import Flow
 from pbx.sip.headers import Auth
@@ -80,16 +81,6 @@ class CallHooks:
     channel_created: Callable[[Channel], None] = lambda c: None
     call_refused: Callable[[Channel], None] = lambda c: None
     """A call refused before the dialplan (488): it still gets a CDR."""
-
-
-@dataclass
-class DialTarget:
-    """One outbound leg to create."""
-
-    peer: PeerConfig | None
-    reach: Reach
-    request_uri: str
-    display: str
 
 
 @dataclass
@@ -515,58 +506,7 @@ class SipCalls:
     # -- outbound ------------------------------------------------------------------------------
     def resolve(self, resource: str, now: float) -> tuple[list[DialTarget], int]:
         """Dial string (after ``SIP/``) -> the legs to ring, or ([], cause) when impossible."""
-        exten: str | None = None
-        name = resource
-        if "/" in resource:
-            name, exten = resource.split("/", 1)
-        elif "@" in resource:
-            user, host = resource.split("@", 1)
-            if self.peers.get(host) is not None:
-                name, exten = host, user
-            else:
-                return self._direct(user, host)
-        peer = self.peers.get(name)
-        if peer is None:
-            if is_ip_literal(name.split(":")[0].strip("[]")) or "." in name:
-                return self._direct(None, name)
-            log.warning(
-                "Unable to create channel of type 'SIP' (cause 20 - Subscriber absent): "
-                "no peer '%s'",
-                name,
-            )
-            return [], causes.SUBSCRIBER_ABSENT
-        if not peer.is_peer:
-            return [], causes.SUBSCRIBER_ABSENT
-        if peer.call_limit and self.active_calls(peer.name) >= peer.call_limit:
-            return [], causes.USER_BUSY
-        targets: list[DialTarget] = []
-        bindings = self.peers.location.lookup(peer.name, now)
-        reaches = [self.peers.reach_binding(b) for b in bindings] if bindings else []
-        if not reaches:
-            static = self.peers.reach(peer.name, now)
-            if static is not None:
-                reaches = [static]
-        for reach in reaches:
-            uri = reach.uri
-            if exten is not None:
-                uri = _with_user(uri, exten)
-            targets.append(DialTarget(peer, reach, uri, peer.name))
-        if not targets:
-            return [], causes.SUBSCRIBER_ABSENT
-        return targets, 0
-
-    def _direct(self, user: str | None, hostport: str) -> tuple[list[DialTarget], int]:
-        """``SIP/user@host[:port]`` (IPv6 in brackets): an address that is no peer."""
-        try:
-            address = parse_hostport(hostport, 5060)
-        except ValueError:
-            log.warning("Dial: bad address '%s'", hostport)
-            return [], causes.INVALID_NUMBER_FORMAT
-        address = Address(unbracket(address.host), address.port)
-        userpart = f"{user}@" if user else ""
-        uri = f"sip:{userpart}{bracket(address.host)}:{address.port}"
-        reach = Reach(uri, None, address, TransportKind.UDP, None)
-        return [DialTarget(None, reach, uri, address.host)], 0
+        return resolve_dial_string(resource, self.peers, now, self.active_calls)
 
     def originate(
         self, caller: Channel, target: DialTarget, codecs: list[str] | None
@@ -658,29 +598,6 @@ class SipCalls:
         return channel, leg
 
 
-def outbound_login(peer: PeerConfig) -> DigestLogin | None:
-    """Who pbx is when ``peer`` challenges its INVITE: chan_sip's ``remotesecret`` (else
-    ``secret``/``md5secret``) under ``defaultuser`` — else ``fromuser``, else the peer's name,
-    where chan_sip would give up; ``None`` without any secret."""
-    if peer.remotesecret:
-        credentials = Credentials(peer.remotesecret)
-    elif peer.secret or peer.md5secret:
-        credentials = Credentials(peer.secret, peer.md5secret)
-    else:
-        return None
-    return DigestLogin(peer.defaultuser or peer.fromuser or peer.name, credentials)
-
-
-def realm_logins(credentials: Iterable[AuthCredential]) -> dict[str, DigestLogin]:
-    """sip.conf ``[authentication]`` ``auth=`` lines by realm (the first line of a realm wins,
-    as chan_sip's lookup finds it first)."""
-    logins: dict[str, DigestLogin] = {}
-    for c in credentials:
-        secret = Credentials(md5secret=c.secret) if c.md5 else Credentials(c.secret)
-        logins.setdefault(c.realm, DigestLogin(c.user, secret))
-    return logins
-
-
 def _media_dead(channel: Channel, reason: str) -> None:
     log.log(25, "Hanging up %s: %s", channel.name, reason, extra={"channel": channel.name})
     channel.hangup(causes.NETWORK_OUT_OF_ORDER)
@@ -707,10 +624,3 @@ def _caller_name(request: Request, peer: PeerConfig, guest: bool) -> str:
     if not guest and peer.callerid_name:
         return peer.callerid_name
     return request.from_.display_name or ""
-
-
-def _with_user(uri: str, user: str) -> str:
-    """``sip:x@host;params`` -> ``sip:user@host;params``."""
-    scheme, _, rest = uri.partition(":")
-    host = rest.split("@", 1)[1] if "@" in rest else rest
-    return f"{scheme}:{user}@{host}"

@@ -12,15 +12,15 @@ import hashlib
 from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.call.channel import Channel
+from pbx.call.credentials import realm_logins
 from pbx.call.inbound_leg import InboundLeg
 from pbx.call.outbound_leg import OutboundLeg
-from pbx.call.sip_calls import realm_logins
 from pbx.config.sip_values import AuthCredential
 from pbx.core import causes
 from pbx.core.addr import Address, TransportKind
 from pbx.core.errors import MediaError
 from pbx.sdp.model import SessionDescription
-from pbx.sip.auth import Credentials, DigestLogin, compute_response
+from pbx.sip.auth import compute_response
 from pbx.sip.flow import Flow
 from pbx.sip.headers import Auth
 from pbx.sip.message import Request, Response
@@ -723,17 +723,6 @@ class OriginateTests(SynchronousTestCase):
             (auth.params["username"], auth.params["response"]),
             ("acct", compute_response("MD5", ha1, "374b481d", "INVITE", first.uri)),
         )
-
-    def test_realm_logins_first_line_wins_and_md5_secrets(self) -> None:
-        logins = realm_logins(
-            [
-                AuthCredential("a", "pw", False, "r1"),
-                AuthCredential("b", "pw2", False, "r1"),
-                AuthCredential("c", "0" * 32, True, "r2"),
-            ]
-        )
-        self.assertEqual(logins["r1"], DigestLogin("a", Credentials("pw")))
-        self.assertEqual(logins["r2"], DigestLogin("c", Credentials(md5secret="0" * 32)))
 
     def test_a_second_challenge_fails_the_call(self) -> None:
         h = harness(CONF.replace("context=from-trunk\n", "context=from-trunk\nsecret=s\n", 1))
