@@ -102,6 +102,10 @@ class SipDebug:
     """``sip set debug on|off|ip ADDR|peer NAME``: which flows get full message traces."""
 
     def __init__(self) -> None:
+        #: chan_sip's ``(NAT)``/``(no NAT)`` in sent-message frames: its per-dialog
+        #: ``force_rport`` flag; pbx shows sip.conf's ``[general]`` ``nat`` (a device whose
+        #: ``nat`` differs is warned about at start-up).
+        self.nat_label = "no NAT"
         self.all = False
         #: ``ip``/``peer`` targets: a host with the port to match, or ``None`` for any port.
         self.hosts: dict[str, int | None] = {}
@@ -376,8 +380,8 @@ class SipTransportHub:
     def send(self, data: bytes, flow: Flow) -> bool:
         if self.debug.active and self.debug.wants(flow.remote):
             trace_log.info(
-                "\n<--- Transmitting to %s:%s --->\n%s\n<------------>",
-                flow.kind.value.upper(),
+                "\n<--- Transmitting (%s) to %s --->\n%s\n<------------>",
+                self.debug.nat_label,
                 flow.remote,
                 data.decode("utf-8", "replace"),
             )

@@ -133,6 +133,7 @@ class Pbx:
         self.hub.connector = self.connector
         nat = NatMap(general.externaddr, general.localnet)
         self.hub.nat = nat
+        self.hub.debug.nat_label = "NAT" if general.guest.nat.force_rport else "no NAT"
         self.hub.hosts = self.peers.hosts  # one table of resolved names for both
         bind = general.udpbindaddr.host
         self.host_refresher = HostRefresher(
@@ -365,6 +366,7 @@ class Pbx:
             log.error("%s (outbound TLS connections will fail)", error)
         self.connector = self.hub.connector = connector
         self.hub.nat = NatMap(config.general.externaddr, config.general.localnet)
+        self.hub.debug.nat_label = "NAT" if config.general.guest.nat.force_rport else "no NAT"
         self.media.nat = media_nat(config.general)
         self.media.forget_certificates()
         for error in self._load_dtls_certificates(config):

@@ -199,12 +199,6 @@ def test_sip_set_debug_ip_with_a_port_traces_only_that_port(debug_off: Daemon) -
     assert traced(pbx, mark) == ([here], [here]), (other, pbx.describe())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ASTERISK-REFERENCE §4.2: chan_sip frames a sent message "
-    "'<--- Transmitting (NAT|no NAT) to 1.2.3.4:5060 --->'; pbx writes "
-    "'<--- Transmitting to UDP:1.2.3.4:5060 --->' (pbx/adapters/sip_transport.py)",
-)
 def test_sip_set_debug_transmit_frame_is_chan_sips(debug_off: Daemon) -> None:
     pbx = debug_off
     pbx.cli("sip set debug on")
