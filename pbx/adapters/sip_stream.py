@@ -168,12 +168,12 @@ class StreamConnector:
         self.ciphers = ciphers
         self._trust: Any = None
 
-    def __call__(self, flow: Flow) -> ConnectAttempt:
+    def __call__(self, flow: Flow, server_name: str) -> ConnectAttempt:
         host, port = flow.remote.host, flow.remote.port
         factory = _OutboundFactory(self.hub, flow)
         if flow.kind is TransportKind.TLS:
             connector = cast(IReactorSSL, self.reactor).connectSSL(
-                host, port, factory, self.client_options(host), CONNECT_TIMEOUT, None
+                host, port, factory, self.client_options(server_name), CONNECT_TIMEOUT, None
             )
         else:
             connector = self.reactor.connectTCP(host, port, factory, timeout=CONNECT_TIMEOUT)

@@ -67,9 +67,11 @@ class ConnectAttempt(Protocol):
     def cancel(self) -> None: ...
 
 
-Connector = Callable[[Flow], ConnectAttempt]
+Connector = Callable[[Flow, str], ConnectAttempt]
 """Opens a TCP/TLS connection for ``flow``: to ``flow.remote``, with ``flow.local`` the listener
-that Via and Contact advertise. The adapter reports back with
+that Via and Contact advertise; the ``str`` is the server's name as configured (a TLS server's
+certificate must name it), ``flow.remote.host`` when it was configured as an address. The
+adapter reports back with
 :meth:`SipTransportHub.connection_made` (a :class:`Connection` whose ``flow`` is this very flow)
 or :meth:`SipTransportHub.connect_failed`; it never calls back before returning."""
 
@@ -156,6 +158,8 @@ class SipTransportHub:
         #: sip.conf's host names and their addresses (filled by the service).
         self.hosts = HostTable()
         self._unresolved: set[str] = set()
+        # (transport, resolved target) -> the host name it was configured as (TLS verifies it).
+        self._server_names: dict[tuple[TransportKind, Address], str] = {}
         #: Stream listeners by transport: the local address of outbound flows.
         self._listeners: dict[TransportKind, list[Address]] = {}
         # Open connections by (transport, remote address), accepted ones included: a request to
@@ -304,7 +308,8 @@ class SipTransportHub:
         self._pending[flow.conn_id] = pending
         pending.timer = self.clock.callLater(CONNECT_TIMEOUT, self._timed_out, flow)
         try:
-            pending.attempt = self.connector(flow)
+            name = self._server_names.get((flow.kind, flow.remote), flow.remote.host)
+            pending.attempt = self.connector(flow, name)
         except Exception as e:  # a bad CA file, say: fail like a refused connection, later
             log.exception("cannot open a SIP %s connection to %s", flow.kind.via_token, flow.remote)
             self.clock.callLater(0, self.connect_failed, flow, str(e) or type(e).__name__)
@@ -478,6 +483,7 @@ class SipTransportHub:
                 log.warning("Cannot reach %s: host '%s' has not resolved", target, target.host)
             return None
         if address != target.host:
+            self._server_names[(kind, Address(address, target.port))] = target.host
             target = Address(address, target.port)
         if binding_flow is not None:
             if not binding_flow.connection_oriented:

@@ -94,6 +94,7 @@ def _enlarge_receive_buffer(port: object) -> None:
     except OSError as e:
         log.warning("could not enlarge the SIP UDP receive buffer: %s", e)
         return
-    # Linux reports twice the usable size; below the request means rmem_max capped it.
-    if granted < RECEIVE_BUFFER_BYTES:
+    # Linux doubles the size it grants (bookkeeping overhead) and reports that: below twice
+    # the request means rmem_max capped it.
+    if granted < 2 * RECEIVE_BUFFER_BYTES:
         log.info("SIP UDP receive buffer is %d bytes (raise net.core.rmem_max for bursts)", granted)

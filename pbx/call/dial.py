@@ -263,14 +263,19 @@ class DialAttempt:
                 self.early_bridge[1].stop()
             self.bridge = self._bridge(self.caller, callee)
         self.early_bridge = None
+        log.info(
+            "%s answered %s", callee.name, self.caller.name, extra={"channel": self.caller.name}
+        )
+        self._bridged_with(callee, leg)
+
+    def _bridged_with(self, callee: Channel, leg: OutboundLeg) -> None:
+        """The caller is now bridged to ``callee`` (answer, or an attended transfer's take-over):
+        app_dial's channel variables, the dialer's hook, hold and transfer hooks on the legs."""
         self.caller.bridged_to = callee
         callee.bridged_to = self.caller
         self.caller.last_bridged = callee
         self.caller.variables["DIALEDPEERNAME"] = callee.name
         self.caller.variables["BRIDGEPEER"] = callee.name
-        log.info(
-            "%s answered %s", callee.name, self.caller.name, extra={"channel": self.caller.name}
-        )
         self.dialer.on_bridged(self.caller, callee)
         self._arm(callee, leg)
 
@@ -443,13 +448,7 @@ class DialAttempt:
             old.bridged_to = None
         self.bridge = bridge
         self.winner = callee
-        self.caller.bridged_to = callee
-        callee.bridged_to = self.caller
-        self.caller.last_bridged = callee
-        self.caller.variables["DIALEDPEERNAME"] = callee.name
-        self.caller.variables["BRIDGEPEER"] = callee.name
-        self.dialer.on_bridged(self.caller, callee)
-        self._arm(callee, leg)
+        self._bridged_with(callee, leg)
 
     def _leg_failed(self, channel: Channel, cause: int, status: int, reason: str) -> None:
         log.info(

@@ -440,16 +440,7 @@ class SipCalls:
                 self._reject_sdp(request, tx, flow, refused.reason)
                 self._refused(request, peer, guest, context, exten, refused.reason)
                 return
-        channel = Channel(
-            "SIP",
-            peer.name,
-            self.ctx.scheduler,
-            context=context,
-            exten=exten,
-            caller_id_name=_caller_name(request, peer, guest),
-            caller_id_num=callerid_num,
-        )
-        channel.account_code = peer.accountcode
+        channel = self._inbound_channel(request, peer, guest, context, exten, callerid_num)
         channel.variables.update(dict(peer.setvar))
         channel.set_state("Ring")
         sdp = SdpSession(policy, local, self.ctx.tokens)
@@ -477,11 +468,16 @@ class SipCalls:
         )
         self.hooks.start_dialplan(channel, context, exten)
 
-    def _refused(
-        self, request: Request, peer: PeerConfig, guest: bool, context: str, exten: str, reason: str
-    ) -> None:
-        """An offer refused with 488 still leaves a CDR (FAILED, the reason in userfield), so
-        the admin finds why the call never rang (pbx goes beyond chan_sip here)."""
+    def _inbound_channel(
+        self,
+        request: Request,
+        peer: PeerConfig,
+        guest: bool,
+        context: str,
+        exten: str,
+        callerid_num: str,
+    ) -> Channel:
+        """The channel of a call from ``peer`` (its caller ID and account code)."""
         channel = Channel(
             "SIP",
             peer.name,
@@ -489,9 +485,19 @@ class SipCalls:
             context=context,
             exten=exten,
             caller_id_name=_caller_name(request, peer, guest),
-            caller_id_num=_caller_num(request, peer, guest),
+            caller_id_num=callerid_num,
         )
         channel.account_code = peer.accountcode
+        return channel
+
+    def _refused(
+        self, request: Request, peer: PeerConfig, guest: bool, context: str, exten: str, reason: str
+    ) -> None:
+        """An offer refused with 488 still leaves a CDR (FAILED, the reason in userfield), so
+        the admin finds why the call never rang (pbx goes beyond chan_sip here)."""
+        channel = self._inbound_channel(
+            request, peer, guest, context, exten, _caller_num(request, peer, guest)
+        )
         channel.userfield = reason
         channel.ended(causes.BEARERCAPABILITY_NOTAVAIL)
         self.hooks.call_refused(channel)

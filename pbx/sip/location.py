@@ -168,7 +168,7 @@ class Location:
         """
         gone: list[Binding] = []
         for aor, key in list(self._by_flow.pop(flow, ())):
-            binding = self._find(aor, key)
+            binding = self.get(aor, key)
             if binding is None:
                 continue
             if flow.kind.websocket or binding.reg_id is not None:
@@ -177,12 +177,6 @@ class Location:
             else:
                 binding.flow = None
         return gone
-
-    def _find(self, aor: str, key: BindingKey) -> Binding | None:
-        for binding in self._by_aor.get(aor, ()):
-            if binding.key == key:
-                return binding
-        return None
 
     def _unindex(self, binding: Binding) -> None:
         if binding.flow is None:

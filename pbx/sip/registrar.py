@@ -259,7 +259,9 @@ class Registrar:
         """Where requests to this contact will go (see the module docstring)."""
         default = 5061 if uri.scheme == "sips" or uri.transport == "tls" else 5060
         if flow.connection_oriented and not flow.kind.websocket:
-            return Address(flow.remote.host, uri.port or default)
+            # The phone listens for the transport it registered over, whatever its Contact says.
+            listening = 5061 if flow.kind is TransportKind.TLS else default
+            return Address(flow.remote.host, uri.port or listening)
         if (
             flow.connection_oriented
             or (uri.transport or "") in ("ws", "wss")

@@ -44,7 +44,7 @@ class Harness:
         self.hub = RecordingHub(self.reactor)
         self.connector = StreamConnector(self.reactor, self.hub, **options)  # type: ignore[arg-type]
         self.flow = Flow(kind, Address("127.0.0.1", 5060), TARGET, 7)
-        self.attempt = self.connector(self.flow)
+        self.attempt = self.connector(self.flow, "127.0.0.1")
 
     def protocol(self) -> SipStreamProtocol:
         if self.flow.kind is TransportKind.TLS:

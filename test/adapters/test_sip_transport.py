@@ -61,8 +61,10 @@ class FakeAttempt:
 class FakeConnector:
     def __init__(self) -> None:
         self.attempts: list[tuple[Flow, FakeAttempt]] = []
+        self.names: list[str] = []
 
-    def __call__(self, flow: Flow) -> FakeAttempt:
+    def __call__(self, flow: Flow, server_name: str) -> FakeAttempt:
+        self.names.append(server_name)
         attempt = FakeAttempt()
         self.attempts.append((flow, attempt))
         return attempt
@@ -192,7 +194,7 @@ class OutboundTests(SynchronousTestCase):
     def test_a_connector_error_fails_like_a_refused_connection(self) -> None:
         h = Harness()
 
-        def broken(flow: Flow) -> FakeAttempt:
+        def broken(flow: Flow, server_name: str) -> FakeAttempt:
             raise ValueError("bad CA file")
 
         h.hub.connector = broken
@@ -254,6 +256,9 @@ class HostNameTests(SynchronousTestCase):
         assert flow is not None
         self.assertEqual(flow.remote, TRUNK)
         self.assertIs(h.hub.flow_to(TCP, None, TRUNK), flow)  # one flow per address
+        h.hub.send(b"OPTIONS", flow)
+        # The connection is opened for the name: a TLS certificate is checked against it.
+        self.assertEqual(h.connector.names, ["trunk.example.com"])
         with self.assertLogs("pbx.adapters.sip_transport", "WARNING") as logs:
             self.assertIsNone(h.hub.flow_to(UDP, None, Address("other.example.com", 5060)))
             self.assertIsNone(h.hub.flow_to(UDP, None, Address("other.example.com", 5060)))

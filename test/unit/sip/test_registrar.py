@@ -774,7 +774,7 @@ class TargetTests(RegistrarTestCase):
         contact: str = "<sip:alice@192.0.2.10:5080>",
         via: str = "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-x",
     ) -> Address:
-        h = Harness(Peer("alice", secret="", nat=nat, transports=(UDP, TCP, WS, WSS)))
+        h = Harness(Peer("alice", secret="", nat=nat, transports=(UDP, TCP, TLS, WS, WSS)))
         outcome = h.send(register(contacts=(contact,), via=via), flow)
         self.assertEqual(outcome.response.status, 200)
         return outcome.saved[0].target
@@ -836,6 +836,12 @@ class TargetTests(RegistrarTestCase):
                 self.assertEqual(
                     self.target(nat, tcp, contact, via), Address("192.0.2.10", expected)
                 )
+        # Over TLS a Contact without ;transport=tls still means the phone's TLS port.
+        tls = Flow(TLS, PBX, Address("192.0.2.10", 49153), conn_id=3)
+        tls_via = "SIP/2.0/TLS 192.0.2.10:5061;rport;branch=z9hG4bK-t"
+        self.assertEqual(
+            self.target(NAT_NO, tls, "<sip:alice@192.0.2.10>", tls_via), Address("192.0.2.10", 5061)
+        )
 
     def test_browser_contact_with_invalid_host(self) -> None:
         h = Harness(Peer("alice", secret="", nat=NAT_NO, transports=(WS,)))
