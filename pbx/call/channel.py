@@ -250,7 +250,9 @@ class Channel:
     def when_hungup(self) -> Deferred[int]:
         if self.hangup_cause is not None:
             return succeed(self.hangup_cause)
-        d: Deferred[int] = Deferred()
+        # Cancelling the Deferred (a Dial that ended) takes it off the list, so it does not
+        # keep the finished Dial alive for the rest of the call.
+        d: Deferred[int] = Deferred(lambda d: self._hungup_waiters.remove(d))
         self._hungup_waiters.append(d)
         return d
 

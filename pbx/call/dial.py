@@ -36,7 +36,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import CancelledError, Deferred, succeed
 
 from pbx.call.channel import Channel
 from pbx.call.dialplan_api import DialOptions, DialResult, DialStatus
@@ -127,6 +127,7 @@ class DialAttempt:
         self.early_bridge: tuple[Channel, Bridge] | None = None
         self.done: Deferred[DialResult] = Deferred()
         self._timer: Cancellable | None = None
+        self._caller_watch: Deferred[int] | None = None
         self._ringing_sent = False
         self.transferred = False
         """The caller transferred the callee away: the caller's hang-up leaves the callee."""
@@ -171,7 +172,7 @@ class DialAttempt:
         if self.timeout:
             self._timer = self.scheduler.callLater(self.timeout, self._timed_out)
         self._caller_watch = self.caller.when_hungup()
-        self._caller_watch.addCallback(self._caller_hungup)
+        self._caller_watch.addCallbacks(self._caller_hungup, lambda f: f.trap(CancelledError))
         return self.done
 
     def _caller_codecs(self) -> list[str]:
@@ -535,5 +536,7 @@ class DialAttempt:
 
     def _finish(self, result: DialResult) -> None:
         self._disarm()
+        if self._caller_watch is not None and not self._caller_watch.called:
+            self._caller_watch.cancel()
         if not self.done.called:
             self.done.callback(result)

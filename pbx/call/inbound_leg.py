@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from pbx.call.channel import Channel
     from pbx.call.media import MediaLeg
 
-from pbx.call.sip_leg import ALLOW, SDP, LegContext, SipLeg
+from pbx.call.sip_leg import SDP, LegContext, SipLeg
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +102,9 @@ class InboundLeg(SipLeg):
         if isinstance(body, NotAcceptable):
             self._fail_offer(body.reason)
             return succeed(None)
-        response = self._reply(self.invite, 200)
-        assert self.dialog is not None
-        response.headers.add("Contact", self.dialog.local_contact)
-        response.headers.add("Allow", ALLOW)
-        response.headers.add("Content-Type", SDP)
-        response.body = body
         self.answered = True
         self.last_message = "Tx: 200"
-        self._send_2xx(self.tx, response)
+        self._respond_2xx(self.invite, self.tx, body)
         self.channel.set_state("Up")
         return succeed(None)
 

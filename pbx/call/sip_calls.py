@@ -247,14 +247,10 @@ class SipCalls:
             return
         remote_tag = response.to.tag or ""
         # Our re-INVITE on an inbound leg, or our INVITE/re-INVITE on an outbound one.
-        mine = self.registry.by_dialog.get((response.call_id, response.from_.tag or "", remote_tag))
+        mine = self.leg_by_dialog((response.call_id, response.from_.tag or "", remote_tag))
         if mine is not None:
             mine.retransmitted_2xx(response)
             return
-        for leg in self.registry.outbound.get(response.call_id, ()):
-            if leg.dialog is not None and leg.dialog.remote_tag == remote_tag:
-                leg.retransmitted_2xx(response)
-                return
         kept = self.registry.acks.get((response.call_id, remote_tag))
         if kept is not None:
             ack, flow, _ = kept
@@ -271,10 +267,10 @@ class SipCalls:
         leg = self.registry.by_dialog.get(key)
         if leg is not None:
             return leg
-        # An outbound leg's dialog is created by its first tagged response: index it then.
+        # An outbound leg's dialog comes from its first tagged response and may change (another
+        # fork's 2xx, a challenge): look it up among the few legs of that Call-ID, never cache it.
         for candidate in self.registry.outbound.get(key[0], ()):
             if candidate.dialog is not None and candidate.dialog.id == key:
-                self.registry.by_dialog[key] = candidate
                 return candidate
         return None
 

@@ -119,13 +119,6 @@ class SipLeg:
     def now(self) -> float:
         return self.ctx.scheduler.seconds()
 
-    @property
-    def call_id(self) -> str:
-        return self.dialog.call_id if self.dialog is not None else ""
-
-    def _sdp_body(self, sdp: SessionDescription) -> bytes:
-        return sdp.to_bytes()
-
     def _configure(self, negotiated: NegotiatedMedia) -> None:
         try:
             self.media.configure(negotiated)
@@ -237,7 +230,7 @@ class SipLeg:
             tx.respond(self._reply(request, 200), self.now)
             self.ctx.kick()
         else:
-            response = self._reply(request, 501 if method != "UPDATE" else 501)
+            response = self._reply(request, 501)
             response.headers.add("Allow", ALLOW)
             tx.respond(response, self.now)
             self.ctx.kick()
@@ -282,6 +275,8 @@ class SipLeg:
 
         def leave() -> None:
             # The phone usually sends its BYEs after the final NOTIFY; if it has not, ours.
+            # The NOTIFY's transaction lingers (Timer K): it must not keep the channels alive.
+            final.on_response = final.on_timeout = None
             for channel in leaving:
                 channel.hangup(causes.NORMAL_CLEARING)
 
@@ -344,7 +339,7 @@ class SipLeg:
         try:
             offer = SessionDescription.parse(request.body)
         except SipParseError:
-            raise
+            raise  # the SIP message itself is bad: the transport answers 400, not 488
         except Exception as e:
             self._reject_offer(request, tx, f"unparseable SDP: {e}")
             return
@@ -428,8 +423,8 @@ class SipLeg:
             return
         try:
             pending.tx.respond(pending.response, self.now)
-        except LocalProtocolError:
-            del self._unacked[seq]
+        except LocalProtocolError:  # the transaction ended meanwhile: stop as for an ACK
+            self._stop_2xx(seq)
             return
         self.ctx.kick()
         pending.interval = min(pending.interval * 2, T2)

@@ -68,9 +68,9 @@ def show_peers(registry: PeerRegistry, qualifier: Qualifier, now: float) -> str:
         if bindings:
             host, port = bindings[0].source.host, bindings[0].source.port
             detected = behind_nat(bindings[0])
-        elif not peer.dynamic and peer.host and registry.hosts.address_of(peer.host):
+        elif not peer.dynamic and peer.host and (address := registry.hosts.address_of(peer.host)):
             # chan_sip shows a static host's address (a name as it resolved).
-            host, port, detected = registry.hosts.address_of(peer.host) or "", peer.port, False
+            host, port, detected = address, peer.port, False
         else:
             host, port, detected = "(Unspecified)", 0, False
         status = qualifier.status(peer.name)

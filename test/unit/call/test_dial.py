@@ -278,6 +278,8 @@ class AnswerTests(SynchronousTestCase):
         self.assertEqual(d.h.bridges.bridges[0].stopped, 1)
         self.assertIsNone(d.caller.bridged_to)
         self.assertFalse(d.caller.gone)  # the dialplan decides what happens to the caller
+        # The ended Dial no longer waits for the caller's hang-up (nothing keeps it alive).
+        self.assertEqual(d.caller._hungup_waiters, [])
 
     def test_caller_hangup_after_the_answer_hangs_up_the_callee(self) -> None:
         d, _ = self.answered()
