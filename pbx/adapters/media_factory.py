@@ -293,6 +293,12 @@ class UdpMediaFactory:
             self._identities[None] = (certificate, _fingerprints(certificate))
         self.pool = PortPool(settings.rtpstart, settings.rtpend, tokens)
 
+    def readdress(self, advertise: Mapping[str, str], nat: NatMap) -> None:
+        """sip.conf was reloaded: what SDP announces from now on (``media_address`` and the
+        externaddr mapping change together; the bound addresses stay)."""
+        self._advertise = dict(advertise)
+        self.nat = nat
+
     @property
     def certificate(self) -> CertifiedKey:
         """The certificate of peers without ``dtlscertfile`` (generated now if none was given)."""

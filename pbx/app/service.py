@@ -365,9 +365,13 @@ class Pbx:
         for error in self._load_tls_trust(connector):
             log.error("%s (outbound TLS connections will fail)", error)
         self.connector = self.hub.connector = connector
-        self.hub.nat = NatMap(config.general.externaddr, config.general.localnet)
+        nat = NatMap(config.general.externaddr, config.general.localnet)
+        self.hub.nat = nat
         self.hub.debug.nat_label = "NAT" if config.general.guest.nat.force_rport else "no NAT"
-        self.media.nat = media_nat(config.general)
+        bind = self.settings.sip.general.udpbindaddr  # listeners are not rebound on reload
+        self.media.readdress(
+            media_advertise(bind, config.general.media_address, nat), media_nat(config.general)
+        )
         self.media.forget_certificates()
         for error in self._load_dtls_certificates(config):
             log.error("%s (its DTLS calls will fail)", error)

@@ -41,7 +41,7 @@ def parse_uint(text: str) -> int:
 
     :raises ValueError: for anything but ASCII digits.
     """
-    if not (text.isascii() and text.isdigit()):
+    if not is_uint(text):
         raise ValueError(f"not a number: {text!r}")
     return int(text)
 

@@ -18,11 +18,10 @@ import re
 
 from pbx.core.errors import LocalProtocolError
 from pbx.sip.grammar import SipParseError
-from pbx.sip.message import parse_content_length, salvage_request
+from pbx.sip.message import head_end, parse_content_length, salvage_request
 
 __all__ = ["KEEPALIVE", "Keepalive", "StreamFramer", "check_websocket_frame", "is_keepalive"]
 
-_HEAD_END_RE = re.compile(rb"\r?\n\r?\n")
 # Content-Length / its compact form "l", at the start of a header line (not a continuation).
 _LENGTH_RE = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$", re.I | re.M)
 _PING = b"\r\n\r\n"
@@ -97,18 +96,18 @@ class StreamFramer:
                 del buf[:2]
                 self._scan = 0
                 return True
-            m = _HEAD_END_RE.search(buf, self._scan)
+            m = head_end(buf, self._scan)
             if m is None:
                 if len(buf) > self._max_size:
                     raise SipParseError("Message Too Large", 513)
                 self._scan = max(0, len(buf) - 3)
                 return False
-            head = bytes(buf[: m.end()])
+            head = bytes(buf[: m[1]])
             lengths = _lengths(head)
             if not lengths:
                 raise SipParseError("Missing Content-Length on stream", 400, salvage_request(head))
             try:
-                self._total = m.end() + parse_content_length(lengths)
+                self._total = m[1] + parse_content_length(lengths)
             except SipParseError as exc:
                 raise SipParseError(exc.message, 400, salvage_request(head)) from exc
             if self._total > self._max_size:
@@ -129,17 +128,17 @@ def check_websocket_frame(data: bytes) -> None:
     the frame does. Raises :class:`SipParseError` (400) otherwise. Keep-alive frames are for
     :func:`is_keepalive`, not for this check.
     """
-    m = _HEAD_END_RE.search(data)
+    m = head_end(data)
     if m is None:
         raise SipParseError("Incomplete message in WebSocket frame")
-    lengths = _lengths(data[: m.end()])
+    lengths = _lengths(data[: m[1]])
     if not lengths:
         return
     try:
         length = parse_content_length(lengths)
     except SipParseError as exc:
         raise SipParseError(exc.message, 400, salvage_request(data)) from exc
-    if m.end() + length != len(data):
+    if m[1] + length != len(data):
         raise SipParseError(
             "Content-Length does not match WebSocket frame", 400, salvage_request(data)
         )

@@ -482,7 +482,7 @@ _VERSION_RE = re.compile(r"SIP/[0-9]+\.[0-9]+", re.I)
 _BLANK_RE = re.compile(r"\s")
 
 
-def _head_end(data: bytes, start: int = 0) -> tuple[int, int] | None:
+def head_end(data: bytes | bytearray, start: int = 0) -> tuple[int, int] | None:
     """Where the empty line ending the headers starts and ends: the first ``\r?\n\r?\n``.
 
     Bare LF line ends are tolerated (chan_sip does). Two substring searches find it: as a
@@ -508,15 +508,15 @@ def _parse(data: bytes) -> tuple[Request | Response | None, SipParseError | None
     while data.startswith(b"\r\n", start):
         start += 2
     end = len(data)
-    found = _head_end(data, start)
+    found = head_end(data, start)
     if found is not None:
-        head_end, body_start = found
+        head_stop, body_start = found
     else:
         # No empty line: all of it is head (tolerated for datagrams; streams never get here).
-        head_end = body_start = end
+        head_stop = body_start = end
         if data.endswith(b"\n"):
-            head_end -= 2 if data.endswith(b"\r\n") else 1
-    lines = data[start:head_end].decode("utf-8", "surrogateescape").split("\n")
+            head_stop -= 2 if data.endswith(b"\r\n") else 1
+    lines = data[start:head_stop].decode("utf-8", "surrogateescape").split("\n")
     first = lines[0].rstrip("\r")
     headers, well_formed = Headers.from_lines(lines[1:])
 
@@ -602,7 +602,7 @@ def salvage_request(data: bytes) -> Request | None:
     Used when the whole message cannot be taken (too large, unframeable) but its head may still
     say where a 400/513 should go.
     """
-    found = _head_end(data)
+    found = head_end(data)
     msg, _error = _parse(data if found is None else data[: found[1]])
     return msg if isinstance(msg, Request) else None
 

@@ -118,6 +118,15 @@ class MediaFactoryTests(TestCase):
             self.legs.append(leg)
             self.assertEqual(leg.local_media().address, announced, peer_host)
 
+    def test_readdress_changes_media_address_and_nat_together(self) -> None:
+        # sip reload that adds media_address: it is announced, and externaddr no longer is.
+        nat = NatMap(Address("203.0.113.5", 5060), (ipaddress.ip_network("10.0.0.0/8"),))
+        factory = self.make_factory(SETTINGS, nat=nat)
+        factory.readdress({"IPv4": "198.51.100.1"}, NatMap())
+        leg = factory.create_leg("SIP/desk", DESK, peer_host="198.51.100.7")
+        self.legs.append(leg)
+        self.assertEqual(leg.local_media().address, "198.51.100.1")
+
     def test_media_address_is_announced_but_not_bound(self) -> None:
         factory = self.make_factory(SETTINGS, advertise={"IPv4": "198.51.100.1"})
         leg = factory.create_leg("SIP/desk", DESK, peer_host="10.1.2.3")

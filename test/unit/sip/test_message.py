@@ -26,8 +26,8 @@ from pbx.sip.message import (
     REASONS,
     Request,
     Response,
-    _head_end,
     can_reply,
+    head_end,
     make_response,
     parse_content_length,
     parse_message,
@@ -1020,7 +1020,7 @@ class HeadEndTests(SynchronousTestCase):
                 for start in range(length + 1):
                     m = regex.search(data, start)
                     want = None if m is None else (m.start(), m.end())
-                    self.assertEqual(_head_end(data, start), want, (data, start))
+                    self.assertEqual(head_end(data, start), want, (data, start))
 
 
 class MakeResponseTests(SynchronousTestCase):
