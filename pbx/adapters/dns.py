@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from twisted.internet import threads
 from twisted.internet.task import LoopingCall
@@ -47,8 +48,13 @@ class HostRefresher:
     """Keeps a :class:`HostTable` current for the names ``names()`` returns."""
 
     def __init__(
-        self, table: HostTable, names: Callable[[], set[str]], prefer_ipv6: bool = False
+        self,
+        reactor: Any,
+        table: HostTable,
+        names: Callable[[], set[str]],
+        prefer_ipv6: bool = False,
     ) -> None:
+        self.reactor = reactor
         self.table = table
         self.names = names
         self.prefer_ipv6 = prefer_ipv6
@@ -67,6 +73,7 @@ class HostRefresher:
     def start(self, interval: float = REFRESH_INTERVAL) -> None:
         if self._loop is None:
             self._loop = LoopingCall(self._refresh)
+            self._loop.clock = self.reactor
             self._loop.start(interval, now=False)
 
     def stop(self) -> None:
@@ -78,6 +85,9 @@ class HostRefresher:
         names = sorted(self.names())
         if not names:
             return
-        d = threads.deferToThread(resolve_all, names, self.prefer_ipv6)
+        reactor = self.reactor
+        d = threads.deferToThreadPool(
+            reactor, reactor.getThreadPool(), resolve_all, names, self.prefer_ipv6
+        )
         d.addCallback(self.table.update)
         d.addErrback(lambda failure: log.error("host refresh failed: %s", failure.value))

@@ -347,7 +347,8 @@ class SipTransportHub:
         try:
             if isinstance(message, Request):
                 stamp_received(message, flow)
-                if flow.kind in _STREAMS:
+                if flow.kind in _STREAMS and self._outbound.get((flow.kind, flow.remote)) != flow:
+                    # Accepted connections only: pbx's own flows reconnect by themselves.
                     self._remember_listener(message, flow)
             layer.receive(message, flow, now)
         except SipParseError as e:
@@ -479,6 +480,8 @@ class SipTransportHub:
         address = self.hosts.address_of(target.host)
         if address is None:
             if target.host not in self._unresolved:
+                if len(self._unresolved) >= MAX_OUTBOUND_FLOWS:  # names from Contacts too
+                    self._unresolved.clear()
                 self._unresolved.add(target.host)
                 log.warning("Cannot reach %s: host '%s' has not resolved", target, target.host)
             return None
@@ -529,6 +532,7 @@ class SipTransportHub:
         for key, flow in list(self._outbound.items()):
             if flow.conn_id not in self._connections and flow.conn_id not in self._pending:
                 del self._outbound[key]
+                self._failing.discard(key)
 
 
 def route_source(remote: Address) -> str | None:

@@ -137,7 +137,7 @@ class Pbx:
         self.hub.hosts = self.peers.hosts  # one table of resolved names for both
         bind = general.udpbindaddr.host
         self.host_refresher = HostRefresher(
-            self.peers.hosts, self._host_names, prefer_ipv6=":" in bind and bind != "::"
+            reactor, self.peers.hosts, self._host_names, prefer_ipv6=":" in bind and bind != "::"
         )
         self.hub.layer = self.layer
         self.endpoint.transports = self.hub

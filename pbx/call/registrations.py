@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 
+from pbx.call.credentials import outbound_login
 from pbx.call.sip_endpoint import Transports
 from pbx.config.sip_conf import PeerConfig, SipSettings
 from pbx.config.sip_values import Registration
@@ -49,15 +50,13 @@ def registration_spec(
         host = peer.host
     default_port = 5061 if transport is TransportKind.TLS else 5060
     port = line.port or (peer.port if peer is not None and peer.port else default_port)
-    secret = line.secret
-    md5secret = ""
-    if not secret and peer is not None:
-        secret = peer.remotesecret or peer.secret
-        md5secret = "" if peer.remotesecret else peer.md5secret
-    authuser = line.authuser or line.user
-    if peer is not None and not line.authuser and not line.secret:
-        authuser = peer.defaultuser or peer.fromuser or line.user
-    login = DigestLogin(authuser, Credentials(secret, md5secret)) if secret or md5secret else None
+    login: DigestLogin | None = None
+    if line.secret:
+        login = DigestLogin(line.authuser or line.user, Credentials(line.secret))
+    elif peer is not None and (peer_login := outbound_login(peer)) is not None:
+        # The peer's secret as for its calls; the user: authuser, defaultuser, fromuser, user.
+        user = line.authuser or peer.defaultuser or peer.fromuser or line.user
+        login = DigestLogin(user, peer_login.credentials)
     domain = line.domain or (peer.fromdomain if peer is not None else "") or ""
     if not domain:
         domain = bracket(line.host) + (f":{line.port}" if line.port else "")

@@ -40,7 +40,7 @@ CallHandler = Callable[[Request, Flow, "ServerTransaction | None", float], bool]
 #: Methods whose ``Require`` is checked (RFC 3261 §8.2.2.3 exempts ACK and CANCEL): those pbx
 #: implements, UPDATE included (a dialog answers a bodiless one). Any other method is answered
 #: 501 whatever it requires, as §8.2.1 inspects the method first.
-REQUIRE_CHECKED = frozenset({"INVITE", "BYE", "OPTIONS", "REGISTER", "INFO", "UPDATE", "REFER"})
+REQUIRE_CHECKED = frozenset(ALLOW.split(", ")) - {"ACK", "CANCEL"} | {"UPDATE"}
 
 
 class Transports(Protocol):

@@ -160,7 +160,7 @@ class OutboundRegistration:
                 self.attempts,
             )
             self.state = RegState.TIMEOUT
-            self._retry(now, now)
+            self._retry(now)
 
     def due(self, now: float) -> bool:
         """Whether a REGISTER should be built and sent now."""
@@ -234,7 +234,7 @@ class OutboundRegistration:
                 self.state = RegState.FAILED
                 return
             self.attempts += 1
-        self._retry(now, now + self.spec.retry_interval)
+        self._retry(now + self.spec.retry_interval)
 
     def unreachable(self, cseq: int, now: float) -> None:
         """The request ``cseq`` could not be delivered (connection refused, TLS failure):
@@ -244,7 +244,7 @@ class OutboundRegistration:
         self._deadline = None
         if self._stopping:
             return
-        self._retry(now, now + self.spec.retry_interval)
+        self._retry(now + self.spec.retry_interval)
 
     def timed_out(self, cseq: int, now: float) -> None:
         """The transaction of ``cseq`` ended without a final answer (Timer F)."""
@@ -278,7 +278,7 @@ class OutboundRegistration:
             self._send_at = now
         elif status == 423 and (minimum := self._min_expires(response)) is not None:
             self.expiry = max(self.expiry, minimum)
-            self._retry(now, now, new_attempt=False)
+            self._retry(now, new_attempt=False)
         elif status == 403:
             log.warning(
                 "Forbidden - wrong password on authentication for REGISTER for '%s' to '%s'",
@@ -287,7 +287,7 @@ class OutboundRegistration:
             )
             self.state = RegState.NO_AUTH
             if self.spec.retry_403:
-                self._retry(now, now + self.spec.retry_interval)
+                self._retry(now + self.spec.retry_interval)
         elif status == 404:
             log.warning(
                 "Got 404 Not found on SIP register to service %s@%s, giving up",
@@ -304,7 +304,7 @@ class OutboundRegistration:
                 self.spec.target,
             )
             self.state = RegState.REJECTED
-            self._retry(now, now + self.spec.retry_interval)
+            self._retry(now + self.spec.retry_interval)
 
     def stop(self, now: float, unregister: bool = True) -> bool:
         """Stop; a registered line asks to send ``Expires: 0`` unless told not to (True when
@@ -320,7 +320,7 @@ class OutboundRegistration:
         return registered
 
     # -- helpers ---------------------------------------------------------------------------
-    def _retry(self, now: float, at: float, new_attempt: bool = True) -> None:
+    def _retry(self, at: float, new_attempt: bool = True) -> None:
         self._new_attempt = new_attempt
         self._send_at = at
 
@@ -337,7 +337,7 @@ class OutboundRegistration:
             self.spec.domain,
             self.expiry,
         )
-        self._retry(now, now + refresh_delay(self.expiry))
+        self._retry(now + refresh_delay(self.expiry))
 
     def _granted_expiry(self, response: Response) -> int:
         """§10.2.4: our Contact's ``expires`` parameter, else ``Expires``, else requested."""

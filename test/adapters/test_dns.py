@@ -6,6 +6,7 @@ reserved ``.invalid`` top-level domain (RFC 2606), which never resolves.
 
 from __future__ import annotations
 
+from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from pbx.adapters.dns import HostRefresher, resolve, resolve_all
@@ -32,6 +33,6 @@ class RefresherTests(SynchronousTestCase):
         table = HostTable()
         table.update({"gone.example.com": "192.0.2.9"})
         names = {"localhost"}
-        HostRefresher(table, lambda: names).resolve_now()
+        HostRefresher(Clock(), table, lambda: names).resolve_now()
         self.assertEqual(table.address_of("localhost"), "127.0.0.1")
         self.assertIsNone(table.address_of("gone.example.com"))
