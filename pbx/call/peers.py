@@ -18,6 +18,7 @@ from pbx.core.hosts import HostTable
 from pbx.sip.flow import Flow
 from pbx.sip.grammar import SipParseError
 from pbx.sip.location import Binding, Location
+from pbx.sip.transport import same_host
 from pbx.sip.uri import SipUri
 
 
@@ -45,7 +46,7 @@ def behind_nat(binding: Binding) -> bool:
         host = SipUri.parse(binding.contact).host
     except SipParseError:
         return False
-    return host != binding.source.host
+    return not same_host(host, binding.source.host)  # [::1] is ::1, ::ffff:a.b.c.d is a.b.c.d
 
 
 class PeerRegistry:

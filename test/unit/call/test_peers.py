@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from pbx.call.peers import PeerRegistry, Reach
+from pbx.call.peers import PeerRegistry, Reach, behind_nat
 from pbx.core.addr import Address, TransportKind
 from pbx.sip.flow import Flow
 from pbx.sip.location import Binding, Location
@@ -194,6 +194,15 @@ class MatchSourceTests(SynchronousTestCase):
     def test_transport_aware(self) -> None:
         peers = registry()
         self.assertIsNone(peers.match_source(Address("127.0.0.8", 5060), TransportKind.UDP))
+
+
+class BehindNatTests(SynchronousTestCase):
+    def test_the_same_host_written_differently_is_not_nat(self) -> None:
+        peers = registry()
+        v6 = bind(peers, "desk", Address("::1", 5060), contact="sip:desk@[0:0::1]:5060")
+        mapped = bind(peers, "desk", Address("127.0.0.1", 5060), contact="sip:d@[::ffff:127.0.0.1]")
+        natted = bind(peers, "desk", Address("192.0.2.10", 5060), contact="sip:desk@10.0.0.5")
+        self.assertEqual([behind_nat(b) for b in (v6, mapped, natted)], [False, False, True])
 
 
 class ReloadTests(SynchronousTestCase):
